@@ -1,0 +1,31 @@
+# mmspatial default runtime: mmpretrain's, plus the plugin import and TensorBoard logging.
+default_scope = 'mmpretrain'
+custom_imports = dict(imports=['mmspatial'], allow_failed_imports=False)
+
+default_hooks = dict(
+    runtime_info=dict(type='RuntimeInfoHook'),
+    timer=dict(type='IterTimerHook'),
+    logger=dict(type='LoggerHook', interval=50),
+    param_scheduler=dict(type='ParamSchedulerHook'),
+    checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3),
+    sampler_seed=dict(type='DistSamplerSeedHook'),
+)
+
+env_cfg = dict(
+    cudnn_benchmark=False,
+    mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
+    # tools/train.py switches to gloo automatically when there is no CUDA.
+    dist_cfg=dict(backend='nccl'),
+)
+
+# Scalars go to <work_dir>/<timestamp>/vis_data (JSON) and to TensorBoard event files there:
+#   tensorboard --logdir work_dirs/<config name>
+# Swap in dict(type='WandbVisBackend') etc. as with any mmengine config.
+vis_backends = [dict(type='LocalVisBackend'), dict(type='TensorboardVisBackend')]
+visualizer = dict(type='UniversalVisualizer', vis_backends=vis_backends)
+
+log_processor = dict(window_size=10)
+log_level = 'INFO'
+load_from = None
+resume = False
+randomness = dict(seed=None, deterministic=False)

@@ -1,0 +1,80 @@
+"""Config preparation shared by ``tools/train.py`` and the benchmark launchers."""
+import logging
+import os.path as osp
+from copy import deepcopy
+from typing import Optional
+
+import torch
+from mmengine.config import Config, ConfigDict
+from mmengine.logging import print_log
+
+from .distributed import init_cpu_distributed
+
+
+def merge_train_args(cfg: Config, *, config_path: str, work_dir: Optional[str] = None,
+                     resume: Optional[str] = None, amp: bool = False, auto_scale_lr: bool = False,
+                     no_validate: bool = False, no_pin_memory: bool = False,
+                     no_persistent_workers: bool = False, launcher: str = 'none',
+                     cfg_options: Optional[dict] = None) -> Config:
+    """Apply mmpretrain's ``tools/train.py`` command-line semantics to a config (same flags)."""
+    if no_validate:
+        cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
+    cfg.launcher = launcher
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(config_path))[0])
+    if amp:
+        if 'optim_wrapper' not in cfg:
+            raise KeyError(f'{config_path}: --amp needs an optim_wrapper in the config')
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+        if not torch.cuda.is_available():
+            # AmpOptimWrapper's autocast works on the CPU with bfloat16 only.
+            cfg.optim_wrapper.setdefault('dtype', 'bfloat16')
+    if resume == 'auto':
+        cfg.resume, cfg.load_from = True, None
+    elif resume is not None:
+        cfg.resume, cfg.load_from = True, resume
+    if auto_scale_lr:
+        if 'auto_scale_lr' not in cfg:
+            raise KeyError(f'{config_path}: --auto-scale-lr needs `auto_scale_lr = dict('
+                           'base_batch_size=...)` in the config (the reference batch size)')
+        cfg.auto_scale_lr.enable = True
+
+    defaults = ConfigDict(pin_memory=torch.cuda.is_available(), persistent_workers=True,
+                          collate_fn=dict(type='default_collate'))
+    for field in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        if cfg.get(field, None) is None:
+            continue
+        loader = deepcopy(defaults)
+        loader.update(cfg[field])
+        if loader.get('num_workers', 0) == 0:
+            loader.persistent_workers = False  # torch refuses persistent workers without workers
+        if no_pin_memory:
+            loader.pin_memory = False
+        if no_persistent_workers:
+            loader.persistent_workers = False
+        cfg[field] = loader
+
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    return cfg
+
+
+def setup_cpu_distributed(cfg: Config) -> None:
+    """Make ``launcher='pytorch'|'slurm'`` work without CUDA: gloo group + CPU DDP wrapper."""
+    launcher = cfg.get('launcher', 'none')
+    if launcher == 'none' or torch.cuda.is_available():
+        return
+    init_cpu_distributed(launcher)
+    wrapper = dict(cfg.get('model_wrapper_cfg', None) or {})
+    if wrapper.get('type', 'MMDistributedDataParallel') == 'MMDistributedDataParallel':
+        wrapper['type'] = 'CPUDistributedDataParallel'
+    wrapper.setdefault('find_unused_parameters', cfg.get('find_unused_parameters', False))
+    wrapper.setdefault('broadcast_buffers', False)
+    cfg.model_wrapper_cfg = wrapper
+    env_cfg = cfg.setdefault('env_cfg', ConfigDict())
+    env_cfg.setdefault('dist_cfg', ConfigDict())['backend'] = 'gloo'
+    print_log(f'no CUDA: distributed training on the CPU with gloo ({wrapper["type"]})',
+              logger='current', level=logging.INFO)

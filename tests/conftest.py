@@ -1,0 +1,27 @@
+import os
+from pathlib import Path
+
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = (PROJECT_ROOT / '..' / 'shared' / 'data').resolve()
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """``<project>/../shared/data``; tests using it skip when it is absent (e.g. a user's clone)."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f'shared data not found at {SHARED_DATA}')
+    return SHARED_DATA
+
+
+@pytest.fixture
+def project_root() -> Path:
+    return PROJECT_ROOT
+
+
+@pytest.fixture(autouse=True)
+def _quiet_threads():
+    # 2-core machines: keep torch from oversubscribing when tests spawn workers.
+    os.environ.setdefault('OMP_NUM_THREADS', '2')
+    yield

@@ -1,0 +1,66 @@
+"""Train a self-supervised model (same flags as mmpretrain's ``tools/train.py``).
+
+Differences from mmpretrain's script, all automatic:
+* ``mmspatial`` is imported, so configs work with or without ``custom_imports``;
+* ``--launcher pytorch|slurm`` also works without CUDA (gloo process group, CPU DDP wrapper, SyncBN
+  reverted to BN with a log line; see ``mmspatial/engine/distributed.py``);
+* without a launcher, SyncBN is reverted to BN (mmengine logs it) instead of failing with
+  "Default process group has not been initialized".
+"""
+import argparse
+import os
+
+from mmengine.config import Config, DictAction
+from mmengine.registry import RUNNERS
+from mmengine.runner import Runner
+
+import mmspatial  # noqa: F401  (registers modules, patches checkpoint loading)
+from mmspatial.engine.launch import merge_train_args, setup_cpu_distributed
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Train a model with mmspatial')
+    parser.add_argument('config', help='train config file path')
+    parser.add_argument('--work-dir', help='the dir to save logs and models')
+    parser.add_argument('--resume', nargs='?', type=str, const='auto',
+                        help='resume from this checkpoint, or (no value) from the latest checkpoint '
+                        'in the work directory')
+    parser.add_argument('--amp', action='store_true', help='automatic mixed precision training')
+    parser.add_argument('--no-validate', action='store_true',
+                        help='do not evaluate checkpoints during training')
+    parser.add_argument('--auto-scale-lr', action='store_true',
+                        help='scale the learning rate by actual batch / auto_scale_lr.base_batch_size')
+    parser.add_argument('--no-pin-memory', action='store_true')
+    parser.add_argument('--no-persistent-workers', action='store_true')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config settings, key=value (e.g. train_cfg.max_epochs=2)')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
+                        help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def main() -> None:
+    args = parse_args()
+    cfg = Config.fromfile(args.config)
+    cfg = merge_train_args(
+        cfg, config_path=args.config, work_dir=args.work_dir, resume=args.resume, amp=args.amp,
+        auto_scale_lr=args.auto_scale_lr, no_validate=args.no_validate,
+        no_pin_memory=args.no_pin_memory, no_persistent_workers=args.no_persistent_workers,
+        launcher=args.launcher, cfg_options=args.cfg_options)
+    setup_cpu_distributed(cfg)
+    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+    runner.train()
+    if runner.rank == 0:
+        print(f'\nmmspatial: training finished. Work dir (logs, config, checkpoints): '
+              f'{os.path.abspath(runner.work_dir)}')
+        last = os.path.join(runner.work_dir, 'last_checkpoint')
+        if os.path.isfile(last):
+            with open(last) as f:
+                print(f'mmspatial: latest checkpoint: {os.path.abspath(f.read().strip())}')
+
+
+if __name__ == '__main__':
+    main()
