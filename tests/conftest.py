@@ -2,6 +2,12 @@ import os
 from pathlib import Path
 
 import pytest
+from mmengine.registry import init_default_scope
+
+import mmspatial  # noqa: F401  (registers our modules)
+
+# Tests build modules by type name, as configs do with default_scope='mmpretrain'.
+init_default_scope('mmpretrain')
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = (PROJECT_ROOT / '..' / 'shared' / 'data').resolve()

@@ -12,6 +12,7 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import cv2
 import numpy as np
+from pycocotools import mask as mask_utils
 from mmengine.dataset import BaseDataset
 from mmpretrain.registry import DATASETS
 
@@ -153,7 +154,7 @@ class SyntheticScenes(BaseDataset):
 
     def export_coco(self, out_dir: str, img_dir: str = 'images',
                     ann_file: str = 'annotations/instances.json') -> str:
-        """Export images and COCO instance annotations (polygons from the masks).
+        """Export images and COCO instance annotations (masks as compressed RLE).
 
         Returns:
             str: path of the annotation file.
@@ -169,16 +170,15 @@ class SyntheticScenes(BaseDataset):
             h, w = scene['img'].shape[:2]
             images.append(dict(id=i + 1, file_name=name, height=h, width=w))
             for mask, label in zip(scene['masks'], scene['labels']):
-                contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL,
-                                               cv2.CHAIN_APPROX_SIMPLE)
-                polys = [c.reshape(-1).astype(float).tolist() for c in contours if len(c) >= 3]
-                if not polys:
-                    continue
+                # Compressed RLE is exact (polygons traced through pixel centres lose half a pixel
+                # all round, a lot for small objects); mmdet decodes it with poly2mask=True (default).
+                rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
+                rle['counts'] = rle['counts'].decode('ascii')
                 ys, xs = np.nonzero(mask)
                 x0, y0 = float(xs.min()), float(ys.min())
                 bw, bh = float(xs.max() - x0 + 1), float(ys.max() - y0 + 1)
                 annotations.append(dict(id=len(annotations) + 1, image_id=i + 1, category_id=label + 1,
-                                        segmentation=polys, area=float(mask.sum()),
+                                        segmentation=rle, area=float(mask.sum()),
                                         bbox=[x0, y0, bw, bh], iscrowd=0))
         path = osp.join(out_dir, ann_file)
         with open(path, 'w') as f:

@@ -49,8 +49,6 @@ def merge_train_args(cfg: Config, *, config_path: str, work_dir: Optional[str] =
             continue
         loader = deepcopy(defaults)
         loader.update(cfg[field])
-        if loader.get('num_workers', 0) == 0:
-            loader.persistent_workers = False  # torch refuses persistent workers without workers
         if no_pin_memory:
             loader.pin_memory = False
         if no_persistent_workers:
@@ -59,6 +57,10 @@ def merge_train_args(cfg: Config, *, config_path: str, work_dir: Optional[str] =
 
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
+    for field in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        loader = cfg.get(field, None)
+        if loader is not None and loader.get('num_workers', 0) == 0:
+            loader.persistent_workers = False  # torch refuses persistent workers without workers
     return cfg
 
 

@@ -17,7 +17,7 @@ def test_folder_txt_and_coco(tmp_path):
     write_images(tmp_path / 'imgs', ['c.png'])
     (tmp_path / 'imgs' / 'notes.txt').write_text('not an image')
     ds = DATASETS.build(dict(type='UnlabeledImages', data_root=str(tmp_path), data_prefix='imgs'))
-    assert [d['img_path'].split('imgs/')[1] for d in ds.data_list] == ['c.png', 'sub/a.jpg', 'sub/b.png']
+    assert [ds.get_data_info(i)['img_path'].split('imgs/')[1] for i in range(len(ds))] == ['c.png', 'sub/a.jpg', 'sub/b.png']
 
     (tmp_path / 'list.txt').write_text('sub/b.png\nc.png\n')
     ds = DATASETS.build(dict(type='UnlabeledImages', data_root=str(tmp_path), data_prefix='imgs',
@@ -45,6 +45,6 @@ def test_corrupt_image_error_names_file(tmp_path):
     (tmp_path / 'bad.jpg').write_bytes(b'\xff\xd8 this is not a jpeg')
     ds = DATASETS.build(dict(type='UnlabeledImages', data_root=str(tmp_path),
                              pipeline=[dict(type='LoadImageFromFile'), dict(type='PackInputs')]))
-    bad = [i for i, d in enumerate(ds.data_list) if d['img_path'].endswith('bad.jpg')][0]
+    bad = [i for i in range(len(ds)) if ds.get_data_info(i)['img_path'].endswith('bad.jpg')][0]
     with pytest.raises(Exception, match='bad.jpg'):
         ds[bad]

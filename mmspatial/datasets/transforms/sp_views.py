@@ -14,10 +14,12 @@ reach ``PackInputs`` untouched while ``img`` (hence ``inputs``) stays exactly wh
     dict(type='MultiView', ...),                       # the host's views, unchanged
     dict(type='PackInputs', algorithm_keys=SP_KEYS),   # plus the host's own algorithm keys
 """
+import copy
 from typing import List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from mmcv.transforms import BaseTransform, Compose
+from mmengine.registry import DefaultScope
 from mmpretrain.registry import TRANSFORMS
 
 from mmspatial.datasets.transforms.geometric import (_TRACKED_SHAPE, RandomFlipWithFlag,
@@ -93,7 +95,12 @@ class SpatialPredictionViews(BaseTransform):
                                              aspect_ratio_range=aspect_ratio_range,
                                              interpolation=interpolation, backend=backend)
         self.flip = RandomFlipWithFlag(flip_prob) if flip_prob > 0 else None
-        self.photometric = Compose(DEFAULT_SP_PHOTOMETRIC if pipeline is None else list(pipeline))
+        photometric = DEFAULT_SP_PHOTOMETRIC if pipeline is None else list(pipeline)
+        # Built in mmpretrain's scope so that nested wrappers (RandomApply) resolve mmpretrain
+        # transforms even when no default scope is set (e.g. outside a Runner).
+        with DefaultScope.overwrite_default_scope('mmpretrain'):
+            self.photometric = Compose(
+                [TRANSFORMS.build(copy.deepcopy(t)) if isinstance(t, dict) else t for t in photometric])
         self.max_iou = max_iou
         self.max_attempts = max_attempts
 

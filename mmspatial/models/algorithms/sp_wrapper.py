@@ -55,7 +55,7 @@ def with_spatial_prediction(host_cls: type) -> type:
     if host_cls not in _COMBINED:
         name = f'{_PREFIX}{host_cls.__name__}'
         module = sys.modules[__name__]
-        if hasattr(module, name):  # two hosts with the same class name: keep both importable
+        if name in vars(module):  # two hosts with the same class name: keep both importable
             name = f'{name}_{len(_COMBINED)}'
         combined = type(name, (SpatialPrediction, host_cls), {'__module__': __name__,
                                                               '__qualname__': name})

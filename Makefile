@@ -1,0 +1,19 @@
+# The two quick-start commands (README): `make demo` and `make test`. Both install first
+# (tools/install.sh is idempotent: a second run only checks, in seconds).
+PY ?= $(if $(VIRTUAL_ENV),$(VIRTUAL_ENV)/bin/python,$(CURDIR)/.venv/bin/python)
+DEMO_CONFIG ?= configs/byol/byol_r18_demo.py
+DEMO_WORK_DIR ?= work_dirs/demo
+PYTEST_ARGS ?=
+
+.PHONY: install demo test test-fast
+install:
+	bash tools/install.sh
+
+demo: install
+	$(PY) tools/train.py $(DEMO_CONFIG) --work-dir $(DEMO_WORK_DIR)
+
+test: install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-fast: install
+	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)

@@ -1,0 +1,147 @@
+"""SCRL training-step time vs mmpretrain BYOL on the same batch and backbone, in one process.
+
+Both models get the same heads (projector C-4096-256, predictor 256-4096-256), the same two 224 px
+views and the same SGD step; SCRL additionally samples its box pairs, RoI-aligns them and regresses
+10 boxes per image instead of one vector. Steps of the two models are interleaved so that load from
+other processes hits both alike; the median of ``--steps`` timed steps (after ``--warmup``) is
+reported, then SCRL / BYOL. Box generation alone is timed at the benchmark batch and at 256 images.
+
+    python benchmarks/bench_scrl.py                       # ResNet-18 and ResNet-50, CPU
+    python benchmarks/bench_scrl.py --device cuda --batch-size 64 --depths 50
+
+Target: SCRL step <= 1.10 x BYOL step.
+"""
+import argparse
+import statistics
+import time
+from typing import Callable, Dict, List
+
+import numpy as np
+import torch
+from mmengine.logging import MessageHub
+from mmpretrain.registry import MODELS
+from mmpretrain.structures import DataSample
+
+import mmspatial  # noqa: F401  (registers SCRL)
+from mmspatial.datasets.transforms.geometric import RandomResizedCropWithBox
+from mmspatial.geometry import collect_view_geometry
+
+
+def heads(in_channels: int, norm: str) -> dict:
+    norm_cfg = dict(type=norm)
+    return dict(
+        neck=dict(type='NonLinearNeck', in_channels=in_channels, hid_channels=4096, out_channels=256,
+                  with_bias=True, with_last_bn=False, with_avg_pool=True, norm_cfg=norm_cfg),
+        head=dict(type='LatentPredictHead',
+                  loss=dict(type='CosineSimilarityLoss', shift_factor=2., scale_factor=2.),
+                  predictor=dict(type='NonLinearNeck', in_channels=256, hid_channels=4096,
+                                 out_channels=256, with_bias=True, with_last_bn=False,
+                                 with_avg_pool=False, norm_cfg=norm_cfg)))
+
+
+def build(kind: str, depth: int, device: str) -> torch.nn.Module:
+    in_channels = 512 if depth in (18, 34) else 2048
+    backbone = dict(type='ResNet', depth=depth, norm_cfg=dict(type='BN'), zero_init_residual=False)
+    cfg = dict(type=kind, backbone=backbone, **heads(in_channels, 'BN1d'))
+    cfg.update(dict(base_momentum=0.01) if kind == 'BYOL' else dict(base_tau=0.99))
+    return MODELS.build(cfg).to(device).train()
+
+
+def make_batch(batch_size: int, size: int, device: str, seed: int = 0):
+    """Two normalised random views plus the crop/flip geometry of real SCRL crops of 480x640 images."""
+    rng = np.random.RandomState(seed)
+    np.random.seed(seed)
+    crop = RandomResizedCropWithBox(scale=size, crop_ratio_range=(0.2, 1.))
+    samples = []
+    for _ in range(batch_size):
+        boxes = []
+        for _ in range(2):
+            top, left, h, w = crop.sample_crop(480, 640)
+            boxes.append([left, top, left + w, top + h])
+        s = DataSample()
+        s.set_field(np.asarray(boxes, np.float32), 'view_bboxes')
+        s.set_field(rng.rand(2) < 0.5, 'view_flips')
+        s.set_field(np.full((2, 2), size, np.float32), 'view_shapes')
+        s.set_field(np.asarray([480., 640.], np.float32), 'ori_img_shape')
+        samples.append(s)
+    gen = torch.Generator().manual_seed(seed)
+    inputs = [torch.randn(batch_size, 3, size, size, generator=gen).to(device) for _ in range(2)]
+    return inputs, samples
+
+
+def step_fn(model: torch.nn.Module, inputs, samples, device: str) -> Callable[[], float]:
+    optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=1e-3,
+                                momentum=0.9)
+
+    def step() -> float:
+        if device.startswith('cuda'):
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        loss, _ = model.parse_losses(model.loss(inputs, samples))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        if device.startswith('cuda'):
+            torch.cuda.synchronize()
+        return time.perf_counter() - start
+
+    return step
+
+
+def time_box_generation(model, samples, repeats: int = 20) -> float:
+    geometry = collect_view_geometry(samples)
+    model.box_generator(*geometry)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        model.box_generator(*geometry)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def bench(depth: int, args) -> Dict[str, float]:
+    torch.manual_seed(0)
+    inputs, samples = make_batch(args.batch_size, args.size, args.device)
+    models = {k: build(k, depth, args.device) for k in ('BYOL', 'SCRL')}
+    steps = {k: step_fn(m, inputs, samples, args.device) for k, m in models.items()}
+    times: Dict[str, List[float]] = {k: [] for k in models}
+    for i in range(args.warmup + args.steps):
+        order = ('BYOL', 'SCRL') if i % 2 == 0 else ('SCRL', 'BYOL')
+        for k in order:
+            t = steps[k]()
+            if i >= args.warmup:
+                times[k].append(t)
+    med = {k: statistics.median(v) for k, v in times.items()}
+    _, big = make_batch(256, args.size, 'cpu', seed=1)
+    return dict(byol=med['BYOL'], scrl=med['SCRL'], ratio=med['SCRL'] / med['BYOL'],
+                boxes_batch=time_box_generation(models['SCRL'], samples),
+                boxes_256=time_box_generation(models['SCRL'], big),
+                num_boxes=float(models['SCRL'].box_generator(*collect_view_geometry(samples)).num_boxes))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--depths', type=int, nargs='+', default=[18, 50])
+    parser.add_argument('--batch-size', type=int, default=8)
+    parser.add_argument('--size', type=int, default=224)
+    parser.add_argument('--steps', type=int, default=10)
+    parser.add_argument('--warmup', type=int, default=2)
+    parser.add_argument('--device', default='cpu')
+    parser.add_argument('--threads', type=int, default=None, help='torch CPU threads')
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    MessageHub.get_current_instance().update_info('max_iters', 10000)  # CosineEMA's schedule
+    print(f'device={args.device} threads={torch.get_num_threads()} batch={args.batch_size} '
+          f'size={args.size} steps={args.steps} (median after {args.warmup} warm-up)')
+    print(f'{"backbone":<10}{"BYOL s/step":>13}{"SCRL s/step":>13}{"SCRL/BYOL":>11}'
+          f'{"boxes/batch":>13}{"box gen ms":>12}{"box gen ms @256":>17}')
+    for depth in args.depths:
+        r = bench(depth, args)
+        print(f'{"R" + str(depth):<10}{r["byol"]:>13.3f}{r["scrl"]:>13.3f}{r["ratio"]:>11.3f}'
+              f'{r["num_boxes"]:>13.0f}{r["boxes_batch"] * 1e3:>12.2f}{r["boxes_256"] * 1e3:>17.2f}',
+              flush=True)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,32 @@
+# DINO demo on the embedded synthetic scenes (no download; a few minutes on 2 CPU cores):
+#   python tools/train.py configs/dino/dino_vit-tiny-p8_demo.py
+# ViT-tiny (mmpretrain 'deit-tiny': 192 dims, 12 layers, 3 heads) with 8-px patches, 2 global crops of
+# 64 px and 2 local crops of 32 px, 4096 prototypes instead of 65536; everything else as DINO.
+_base_ = [
+    './_base_/dino_vit-small-p16.py',
+    '../_base_/datasets/demo_scenes_dino_multicrop.py',
+    './_base_/dino_adamw_coslr.py',
+    '../_base_/default_runtime.py',
+]
+
+out_channels = 4096
+model = dict(
+    backbone=dict(arch='deit-tiny', img_size=64, patch_size=8),
+    neck=dict(in_channels=192, out_channels=out_channels),
+    loss=dict(out_channels=out_channels))
+
+per_gpu_batch, epochs, warmup_epochs = 32, 20, 2
+train_dataloader = dict(batch_size=per_gpu_batch)
+optim_wrapper = dict(optimizer=dict(lr=5e-4 * per_gpu_batch / 256))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=1e-6, by_epoch=True, begin=0, end=warmup_epochs,
+         convert_to_iter_based=True),
+    dict(type='CosineAnnealingLR', eta_min=1e-6, by_epoch=True, begin=warmup_epochs, end=epochs,
+         convert_to_iter_based=True),
+    dict(type='CosineAnnealingParamScheduler', param_name='weight_decay', eta_min_ratio=10.0,
+         by_epoch=True, begin=0, end=epochs, convert_to_iter_based=True),
+]
+train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=epochs)
+default_hooks = dict(logger=dict(interval=4), checkpoint=dict(interval=5, max_keep_ckpts=2))
+auto_scale_lr = dict(base_batch_size=per_gpu_batch)
+randomness = dict(seed=0)

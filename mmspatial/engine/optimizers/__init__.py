@@ -1,0 +1,3 @@
+from mmspatial.utils.imports import import_submodules
+
+import_submodules(__name__, __path__)

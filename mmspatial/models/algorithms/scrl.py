@@ -1,0 +1,178 @@
+"""SCRL: Spatially Consistent Representation Learning (Roh et al., CVPR 2021)."""
+from typing import Dict, List, Optional, Tuple, Union
+
+import torch
+import torch.nn as nn
+from mmpretrain.models.utils import CosineEMA
+from mmpretrain.models.selfsup.base import BaseSelfSupervisor
+from mmpretrain.registry import MODELS
+from mmpretrain.structures import DataSample
+from torch import Tensor
+from torchvision.ops import roi_align
+
+from mmspatial.geometry import collect_view_geometry
+from mmspatial.models.utils.scrl_box_generator import SCRLBoxes
+
+
+@MODELS.register_module()
+class SCRL(BaseSelfSupervisor):
+    """SCRL: BYOL on RoI features of box pairs that show the same image region in two views.
+
+    `Spatially Consistent Representation Learning <https://arxiv.org/abs/2103.06122>`_, following
+    the authors' code kakaobrain/scrl (master @62730fb; ``models/box_generator.py``,
+    ``models/backbone.py``, ``trainer/trainer.py``, ``trainer/base.py``):
+
+    - both views go through the backbone as one batch ``[v1; v2]`` (as the reference does, so BN
+      statistics are shared by the views); ``roi_align`` pools one vector per box from the last stage
+      (batch index ``b`` in view 1, ``B + b`` in view 2);
+    - the projector (``neck``) and the predictor (``head.predictor``) also see all boxes of both
+      views as one batch; the target network is an EMA of backbone + projector;
+    - loss: ``mean_b[(2 - 2cos(q(z1_b), z2'_b)) + (2 - 2cos(q(z2_b), z1'_b))]`` over all boxes of the
+      batch (``head.loss_module`` should be ``CosineSimilarityLoss(shift_factor=2, scale_factor=2)``);
+      there is no image-level loss in the reference; ``image_loss_weight > 0`` adds BYOL's loss on
+      the globally pooled features (same projector, predictor and form) for users who want both;
+    - target momentum ``tau = 1 - (1 - base_tau) * (cos(pi * k / K) + 1) / 2`` per iteration, i.e.
+      mmpretrain's ``CosineEMA`` with ``momentum = 1 - base_tau`` (its convention is inverted);
+    - images whose views do not overlap (or overlap by at most ``min_size``) give no boxes.
+
+    Not ported: the reference's online linear classifier (a monitor that needs labels).
+
+    Args:
+        backbone (dict): backbone config; its last output is pooled (e.g. ResNet stage 4).
+        neck (dict): projector, e.g. ``NonLinearNeck(2048, 4096, 256, with_bias=True,
+            with_last_bn=False)`` (Linear-BN-ReLU-Linear without bias, as the reference).
+        head (dict): ``LatentPredictHead`` with the predictor (256-4096-256) and the loss.
+        base_tau (float): base EMA coefficient in the reference / BYOL-paper convention
+            ``target <- tau * target + (1 - tau) * online``: 0.97 for the 200-epoch setting, 0.996
+            for 1000 epochs. Defaults to 0.97.
+        box_generator (dict): :class:`SCRLBoxGenerator` config. Defaults to the reference settings.
+        roi_align_cfg (dict): ``torchvision.ops.roi_align`` arguments ``output_size``,
+            ``spatial_scale``, ``sampling_ratio``, ``aligned``. Defaults to the reference's
+            ``(1, 1/32, -1, False)``. Outputs larger than 1x1 are averaged to one vector per box.
+        image_loss_weight (float): weight of the optional image-level BYOL term. Defaults to 0.
+        pretrained (str, optional): checkpoint to initialise from.
+        data_preprocessor (dict, optional): defaults to ``SelfSupDataPreprocessor``.
+        init_cfg (dict | list[dict], optional): initialisation config.
+    """
+
+    def __init__(self,
+                 backbone: dict,
+                 neck: dict,
+                 head: dict,
+                 base_tau: float = 0.97,
+                 box_generator: Optional[dict] = None,
+                 roi_align_cfg: Optional[dict] = None,
+                 image_loss_weight: float = 0.,
+                 pretrained: Optional[str] = None,
+                 data_preprocessor: Optional[dict] = None,
+                 init_cfg: Optional[Union[List[dict], dict]] = None) -> None:
+        super().__init__(backbone=backbone, neck=neck, head=head, pretrained=pretrained,
+                         data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        if not 0.5 <= base_tau < 1:
+            raise ValueError(
+                f'base_tau={base_tau}: SCRL takes the EMA coefficient in the reference convention '
+                '(target <- tau * target + (1 - tau) * online, e.g. 0.97 or 0.996); a small value '
+                "like 0.004 is mmpretrain CosineEMA's `momentum = 1 - tau`")
+        if image_loss_weight < 0:
+            raise ValueError(f'image_loss_weight must be >= 0, got {image_loss_weight}')
+        self.base_tau = base_tau
+        self.image_loss_weight = image_loss_weight
+        box_generator = dict(box_generator or {})
+        box_generator.setdefault('type', 'SCRLBoxGenerator')
+        self.box_generator = MODELS.build(box_generator)
+        self.roi_align_cfg = dict(output_size=1, spatial_scale=1 / 32, sampling_ratio=-1, aligned=False)
+        unknown = set(roi_align_cfg or {}) - set(self.roi_align_cfg)
+        if unknown:
+            raise KeyError(f'roi_align_cfg: unknown keys {sorted(unknown)}; expected '
+                           f'{sorted(self.roi_align_cfg)}')
+        self.roi_align_cfg.update(roi_align_cfg or {})
+        # CosineEMA: avg <- (1 - m) * avg + m * src, m annealed from `momentum` to 0 (tau -> 1).
+        self.target_net = CosineEMA(nn.Sequential(self.backbone, self.neck), momentum=1 - base_tau)
+
+    def last_stage(self, backbone: nn.Module, views: List[Tensor]) -> List[Tensor]:
+        """Last backbone output of each view; one backbone call when the views have one size."""
+        if all(v.shape == views[0].shape for v in views):
+            return list(backbone(torch.cat(views))[-1].chunk(len(views)))
+        return [backbone(v)[-1] for v in views]
+
+    def pool_boxes(self, feats: List[Tensor], rois: List[Tensor]) -> Tensor:
+        """RoI-align the boxes of each view on its feature map; ``(sum N_v, C, 1, 1)``.
+
+        Pooling runs in float32 (as torchvision's autocast rule for ``roi_align`` does), so that box
+        coordinates keep sub-pixel precision when the features are half precision.
+        """
+        pooled = [roi_align(f.float(), r.to(f.device, torch.float32), **self.roi_align_cfg).to(f.dtype)
+                  for f, r in zip(feats, rois)]
+        return torch.cat(pooled).mean(dim=(2, 3), keepdim=True)
+
+    def box_rois(self, boxes: SCRLBoxes, views: List[Tensor]) -> Tuple[List[Tensor], bool]:
+        """``(N, 5)`` RoIs per view and whether they are real boxes.
+
+        With no box in the whole batch, every view's full frame stands in (see :meth:`loss`).
+        """
+        if boxes.num_boxes > 0:
+            return [boxes.rois(0), boxes.rois(1)], True
+        full = []
+        for view in views:
+            num, (h, w) = view.shape[0], view.shape[-2:]
+            frame = torch.tensor([0., 0., float(w), float(h)]).repeat(num, 1)
+            full.append(torch.cat([torch.arange(num, dtype=torch.float32)[:, None], frame], dim=1))
+        return full, False
+
+    def symmetric_loss(self, online: Tensor, target: Tensor) -> Tensor:
+        """Reference ``_criterion``: ``online``/``target`` are ``[view 1; view 2]`` projections.
+
+        The predictor sees both views as one batch (as in the reference); ``head.loss`` averages
+        over the ``2N`` (pred, swapped target) rows, so twice it is the reference's per-box sum of
+        the two directions averaged over boxes.
+        """
+        t1, t2 = target.chunk(2)
+        return 2 * self.head.loss(online, torch.cat([t2, t1]))
+
+    def loss(self, inputs: List[Tensor], data_samples: List[DataSample],
+             **kwargs) -> Dict[str, Tensor]:
+        """Compute the SCRL loss of a batch of two views.
+
+        Args:
+            inputs (list[Tensor]): the two views, each ``(B, 3, H, W)``.
+            data_samples (list[DataSample]): samples carrying the view geometry
+                (``PackInputs(algorithm_keys=mmspatial.geometry.GEOMETRY_KEYS)``).
+
+        Returns:
+            dict[str, Tensor]: ``loss`` (or ``loss_scrl`` and ``loss_byol`` with an image-level
+            term), plus ``num_boxes`` and ``valid_images`` for logging (not summed into the loss).
+        """
+        if not isinstance(inputs, (list, tuple)) or len(inputs) != 2:
+            raise ValueError('SCRL expects two views (MultiViewWithGeometry with num_views=[1, 1]), '
+                             f'got {type(inputs).__name__} of {len(inputs)} views')
+        views = list(inputs)
+        geometry = collect_view_geometry(data_samples)
+        boxes = self.box_generator(geometry[0], geometry[1])
+        rois, real = self.box_rois(boxes, views)
+
+        feats = self.last_stage(self.backbone, views)
+        online = self.neck([self.pool_boxes(feats, rois)])[0]
+        with torch.no_grad():
+            self.target_net.update_parameters(nn.Sequential(self.backbone, self.neck))
+            target_backbone, target_neck = self.target_net.module
+            target_feats = self.last_stage(target_backbone, views)
+            target = target_neck([self.pool_boxes(target_feats, rois)])[0]
+        loss = self.symmetric_loss(online, target)
+        if not real:
+            # No box anywhere in this batch. The loss still runs the backbone, projector and
+            # predictor on stand-in boxes (whole views) and is multiplied by 0, so that (a) every
+            # parameter gets a (zero) gradient and DDP without find_unused_parameters does not
+            # hang, (b) SyncBN layers run the same collectives on every rank, and (c) no BN sees
+            # an empty batch (NaN statistics). The batch then changes nothing but BN buffers.
+            loss = loss * 0.
+
+        device = loss.device
+        extras = dict(num_boxes=torch.tensor(float(boxes.num_boxes), device=device),
+                      valid_images=boxes.valid.any(dim=1).float().mean().to(device))
+        if self.image_loss_weight <= 0:
+            return dict(loss=loss, **extras)
+        online_img = self.neck([torch.cat(feats).mean(dim=(2, 3), keepdim=True)])[0]
+        with torch.no_grad():
+            target_img = target_neck([torch.cat(target_feats).mean(dim=(2, 3), keepdim=True)])[0]
+        loss_byol = self.image_loss_weight * self.symmetric_loss(online_img, target_img)
+        return dict(loss_scrl=loss, loss_byol=loss_byol, **extras)
