@@ -18,6 +18,7 @@ The scope stays narrow: only mmengine's local-file checkpoint loading (``load_fr
 chose to train from. As with any pickle, do not load checkpoints from untrusted sources.
 """
 import os.path as osp
+import warnings
 from typing import Any, Optional
 
 import cv2
@@ -74,3 +75,7 @@ def _numpy2_safe_adjust_hue(img: np.ndarray, hue_factor: float,
 if int(np.__version__.split('.')[0]) >= 2:
     mmcv.adjust_hue = mmcv.image.adjust_hue = _numpy2_safe_adjust_hue
     mmcv.image.photometric.adjust_hue = _numpy2_safe_adjust_hue
+
+# mmcv's adjust_brightness/contrast warn on every call made by mmpretrain's ColorJitter (cv2 backend),
+# flooding training logs with thousands of identical lines; the behaviour is correct.
+warnings.filterwarnings('ignore', message="Only use 'alpha' for pillow backend")

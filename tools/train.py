@@ -33,7 +33,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--no-pin-memory', action='store_true')
     parser.add_argument('--no-persistent-workers', action='store_true')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config settings, key=value (e.g. train_cfg.max_epochs=2)')
+                        help='override config settings, key=value (e.g. train_cfg.max_epochs=2). '
+                        'A key whose parent does not exist, or a near-typo of an existing key, is an '
+                        'error naming it (see --no-strict-cfg-options)')
+    parser.add_argument('--no-strict-cfg-options', dest='strict_cfg_options', action='store_false',
+                        help='let --cfg-options add keys that are not in the config (mmengine\'s '
+                        'behaviour), e.g. a new section read by a custom hook')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
                         help='job launcher')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
@@ -49,7 +54,8 @@ def main() -> None:
         cfg, config_path=args.config, work_dir=args.work_dir, resume=args.resume, amp=args.amp,
         auto_scale_lr=args.auto_scale_lr, no_validate=args.no_validate,
         no_pin_memory=args.no_pin_memory, no_persistent_workers=args.no_persistent_workers,
-        launcher=args.launcher, cfg_options=args.cfg_options)
+        launcher=args.launcher, cfg_options=args.cfg_options,
+        strict_cfg_options=args.strict_cfg_options)
     setup_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
     runner.train()

@@ -1,4 +1,5 @@
-# BYOL + SP: mmpretrain's BYOL ResNet-50 config, unchanged, plus the SP plug-in (configs/sp/README.md).
+# BYOL + SP: mmpretrain's BYOL ResNet-50 config, unchanged, plus the SP plug-in
+# (configs/sp/README.md).
 _base_ = ['mmpretrain::byol/byol_resnet50_16xb256-coslr-200e_in1k.py', './_base_/sp.py']
 custom_imports = dict(imports=['mmspatial'], allow_failed_imports=False)
 

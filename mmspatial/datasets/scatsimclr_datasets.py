@@ -95,7 +95,8 @@ class STL10(BaseDataset):
     def get_data_info(self, idx: int) -> dict:
         info = super().get_data_info(idx)
         # stored channel-first and column-major: (3, W, H) per image
-        info['img'] = np.ascontiguousarray(self._split_images(info['split'])[info['index']].transpose(2, 1, 0))
+        img = self._split_images(info['split'])[info['index']]
+        info['img'] = np.ascontiguousarray(img.transpose(2, 1, 0))
         return info
 
     def __getstate__(self) -> dict:  # memory maps are reopened in workers instead of pickled

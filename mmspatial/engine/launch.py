@@ -8,6 +8,7 @@ import torch
 from mmengine.config import Config, ConfigDict
 from mmengine.logging import print_log
 
+from .config_check import check_cfg_options
 from .distributed import init_cpu_distributed
 
 
@@ -15,8 +16,13 @@ def merge_train_args(cfg: Config, *, config_path: str, work_dir: Optional[str] =
                      resume: Optional[str] = None, amp: bool = False, auto_scale_lr: bool = False,
                      no_validate: bool = False, no_pin_memory: bool = False,
                      no_persistent_workers: bool = False, launcher: str = 'none',
-                     cfg_options: Optional[dict] = None) -> Config:
-    """Apply mmpretrain's ``tools/train.py`` command-line semantics to a config (same flags)."""
+                     cfg_options: Optional[dict] = None, strict_cfg_options: bool = True) -> Config:
+    """Apply mmpretrain's ``tools/train.py`` command-line semantics to a config (same flags).
+
+    With ``strict_cfg_options`` (the default) a ``cfg_options`` key whose parent path does not exist,
+    or that is a near-typo of an existing key, raises ``UnknownConfigKeyError`` naming it (see
+    :mod:`mmspatial.engine.config_check`); ``False`` merges any key, as mmengine does.
+    """
     if no_validate:
         cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
     cfg.launcher = launcher
@@ -56,6 +62,8 @@ def merge_train_args(cfg: Config, *, config_path: str, work_dir: Optional[str] =
         cfg[field] = loader
 
     if cfg_options:
+        if strict_cfg_options:
+            check_cfg_options(cfg, cfg_options)
         cfg.merge_from_dict(cfg_options)
     for field in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         loader = cfg.get(field, None)

@@ -74,7 +74,8 @@ def _cfg(folder):
 
 
 def test_position_scale_tool(folder):
-    args = [str(folder / 'imgs'), '--checkpoints', 'random', 'random', '--config', str(folder / 'cfg.py'),
+    args = [str(folder / 'imgs'), '--checkpoints', 'random', 'random',
+            '--config', str(folder / 'cfg.py'),
             '--names', 'a', 'b', '--pairs-per-image', '4', '--patch-size', '24', '--image-size', '64',
             '--test-fraction', '0.4', '--seed', '3', '--out-dir', str(folder / 'out')]
     res = position_scale_main(args)

@@ -174,7 +174,8 @@ def load_frozen_backbone(config: str, checkpoint: str, key: str = 'backbone.', n
     to_rgb = bool(pre.get('to_rgb', pre.get('bgr_to_rgb', True if not pre else False)))
     backbone.eval()  # (some backbones' train() returns None, so no chaining)
     return FrozenBackbone(name=name or osp.basename(checkpoint), backbone=backbone,
-                          mean=tuple(pre.get('mean', IMAGENET_MEAN)), std=tuple(pre.get('std', IMAGENET_STD)),
+                          mean=tuple(pre.get('mean', IMAGENET_MEAN)),
+                          std=tuple(pre.get('std', IMAGENET_STD)),
                           to_rgb=to_rgb, pool=pool, info=info)
 
 

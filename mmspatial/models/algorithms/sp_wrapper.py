@@ -8,8 +8,8 @@ views. Only the abstract is public and there is no reference code; everything he
 ``dict(type='SpatialPrediction', host=dict(type='BYOL', ...), sp_head=dict(...))`` builds an object whose
 class is a subclass of *both* :class:`SpatialPrediction` and the host class (``SpatialPredictionBYOL``,
 created once per host class). So the model *is* the host: ``model.backbone``, ``model.head``,
-``model.target_net`` (and every hook that reaches them), ``extract_feat``, ``forward(mode='tensor')``, the
-host's EMA update and the state-dict layout are exactly the host's. SP only adds
+``model.target_net`` (and every hook that reaches them), ``extract_feat``, ``forward(mode='tensor')``,
+the host's EMA update and the state-dict layout are exactly the host's. SP only adds
 
 * ``sp_head`` (state-dict keys ``sp_head.*``; the backbone stays under ``backbone.*``, so transfer
   converters and the spatial-reasoning probes read SP checkpoints like plain host checkpoints);
@@ -80,7 +80,8 @@ class SpatialPrediction(BaseModel):
     The pipeline must contain :class:`~mmspatial.datasets.transforms.sp_views.SpatialPredictionViews`
     and pack its keys (``PackInputs(algorithm_keys=SP_KEYS + host keys)``). The SP views are normalised
     by the host's own data preprocessor (same mean/std/channel order as the host's inputs), embedded by
-    the host's online backbone and pooled (:func:`~mmspatial.models.utils.embedding_pool.pool_embedding`).
+    the host's online backbone and pooled
+    (:func:`~mmspatial.models.utils.embedding_pool.pool_embedding`).
 
     Args:
         host (dict): the host algorithm's config (``type`` is any registered ``BaseModel``, e.g.
@@ -186,5 +187,6 @@ class SpatialPrediction(BaseModel):
             sizes.append(torch.as_tensor(sample.sp_img_shape, dtype=torch.float32))
         boxes = torch.stack(boxes)
         if boxes.shape[1] % 2 or boxes.shape[1] == 0:
-            raise ValueError(f'SpatialPrediction: sp_boxes must hold pairs of views, got {boxes.shape[1]}')
+            raise ValueError('SpatialPrediction: sp_boxes must hold pairs of views, got '
+                             f'{boxes.shape[1]} views')
         return torch.cat(imgs).contiguous(), boxes, torch.stack(sizes)

@@ -218,9 +218,12 @@ class FastScattering2D(nn.Module):
         out = torch.bmm(spec, psi).reshape(P // k, Q // k, n, -1, 2)
         return torch.view_as_complex(out)
 
+    def _buffer(self, name: str, dtype: torch.dtype) -> torch.Tensor:
+        return getattr(self, name).to(dtype)
+
     def _lowpass(self, u: torch.Tensor, j: int) -> torch.Tensor:
         """phi-filter, sub-sample to resolution J and crop: real (P_j, Q_j, n) -> (H', W', n)."""
-        rows, cols = getattr(self, f'lp_rows_{j}'), getattr(self, f'lp_cols_{j}')
+        rows, cols = self._buffer(f'lp_rows_{j}', u.dtype), self._buffer(f'lp_cols_{j}', u.dtype)
         P, Q, n = u.shape
         t = (rows @ u.reshape(P, Q * n)).reshape(2, -1, Q, n)                # [Ar; Ai] U: (2, H', Q, n)
         return cols[:, :Q] @ t[0] + cols[:, Q:] @ t[1]                      # (H', W', n)
@@ -233,7 +236,8 @@ class FastScattering2D(nn.Module):
         x = x.reshape(-1, *self.shape)
         # FFTs of non-power-of-2 sizes need fp32; keep autocast (AMP) away from this module.
         with torch.autocast(device_type=x.device.type, enabled=False):
-            x = x.float()
+            # float64 if the module was cast with .double(), else float32 (also after .half())
+            x = x.to(torch.float64 if self.lp_rows_0.dtype == torch.float64 else torch.float32)
             # on CPU, chunks of the batch keep the working set in cache (memory-bound otherwise)
             n = self.cpu_chunk if x.device.type == 'cpu' else max(x.shape[0], 1)
             out = torch.cat([self._scatter(c) for c in x.split(n)]) if x.shape[0] else \
@@ -243,32 +247,35 @@ class FastScattering2D(nn.Module):
             out = out.flatten(-4, -3)
         return out
 
+    def _wavelet_modulus(self, spec: torch.Tensor, name: str) -> torch.Tensor:
+        """|x * psi| for every filter of buffer ``name``, sub-sampled: spectra (P, Q, n) -> (P', Q', n, m)."""
+        return _modulus(torch.fft.ifft2(self._filter_fold(spec, self._buffer(name, spec.real.dtype)),
+                                        dim=(0, 1)))
+
     def _scatter(self, x: torch.Tensor) -> torch.Tensor:
         """(B, H, W) real -> (B, K, H', W').
 
-        Internally maps are stored frequency/space-major, (P, Q, batch...), so that FFTs, the filter
-        products and the low-pass are all large batched GEMM/FFT calls with the batch contiguous.
+        Maps are stored space/frequency-major, (P, Q, batch...), so that the FFTs, the filter products
+        and the low-pass are each one large batched call with the batch contiguous.
         """
         J, L, B = self.J, self.L, x.shape[0]
-        x = x.index_select(-2, self.pad_rows).index_select(-1, self.pad_cols).permute(1, 2, 0)
+        x = x.index_select(-2, self.pad_rows).index_select(-1, self.pad_cols).permute(1, 2, 0).contiguous()
         spec = torch.fft.fft2(x, dim=(0, 1))                    # (P, Q, B): the one FFT per input map
-        parts = [self._lowpass(x.contiguous(), 0).unsqueeze(-1)]  # order 0: (H', W', B, 1)
-        order2 = []
+        order0 = self._lowpass(x, 0).unsqueeze(-1)              # (H', W', B, 1)
+        order1, order2 = [], []
         for j1 in range(J):
-            u1 = _modulus(torch.fft.ifft2(self._filter_fold(spec, getattr(self, f'psi1_{j1}')), dim=(0, 1)))
-            parts.append(self._lowpass(u1.reshape(*u1.shape[:2], -1), j1).reshape(*self.out_shape, B, L))
+            u1 = self._wavelet_modulus(spec, f'psi1_{j1}').flatten(2)             # (P1, Q1, B*L)
+            order1.append(self._lowpass(u1, j1).reshape(*self.out_shape, B, L))
             if j1 == J - 1:
                 continue
-            u1_spec = torch.fft.fft2(u1.reshape(*u1.shape[:2], -1), dim=(0, 1))       # (P, Q, B*L)
+            u1_spec = torch.fft.fft2(u1, dim=(0, 1))
             per_j2 = []
             for j2 in range(j1 + 1, J):
-                u2 = _modulus(torch.fft.ifft2(
-                    self._filter_fold(u1_spec, getattr(self, f'psi2_{j1}_{j2}')), dim=(0, 1)))  # (P', Q', B*L, L)
-                s2 = self._lowpass(u2.reshape(*u2.shape[:2], -1), j2)
-                per_j2.append(s2.reshape(*self.out_shape, B, L, L))
+                u2 = self._wavelet_modulus(u1_spec, f'psi2_{j1}_{j2}').flatten(2)  # (P2, Q2, B*L*L)
+                per_j2.append(self._lowpass(u2, j2).reshape(*self.out_shape, B, L, L))
             # kymatio's order: theta1 outer, then (j2, theta2)
             order2.append(torch.cat(per_j2, dim=-1).flatten(-2))
-        return torch.cat(parts + order2, dim=-1).permute(2, 3, 0, 1).contiguous()
+        return torch.cat([order0] + order1 + order2, dim=-1).permute(2, 3, 0, 1).contiguous()
 
     def extra_repr(self) -> str:
         return f'shape={self.shape}, J={self.J}, L={self.L}, paths={self.num_paths}'

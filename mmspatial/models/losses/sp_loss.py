@@ -62,8 +62,8 @@ class SpatialRegressionLoss(nn.Module):
     """Element-wise regression loss for the SP targets, averaged over pairs and components.
 
     Smooth-L1 is the default: the targets are continuous and a few pairs (tiny vs. large views) have
-    large log-scale targets that an L2 loss would let dominate. ``beta=1.0`` is PyTorch's/mmdet's default;
-    L1 and L2 are options.
+    large log-scale targets that an L2 loss would let dominate. ``beta=1.0`` is the PyTorch/mmdet
+    default; L1 and L2 are options.
 
     Args:
         mode (str): ``'smooth_l1'``, ``'l1'`` or ``'l2'``. Defaults to ``'smooth_l1'``.

@@ -1,0 +1,180 @@
+"""Step time and peak memory of SelfPatch vs DINO on the same batch, and SelfPatch's matching cost.
+
+A training step is: student + teacher forward, loss, backward, AdamW step, EMA update of the teacher.
+Both methods use the same ViT (``deit-tiny`` or ``deit-small``, patch 16), the same multi-crop batch
+(2 global + N local crops) and the reference head sizes (65536 image / 4096 patch prototypes). Each
+(arch, method) runs in its own subprocess so that peak memory (RSS on CPU, ``max_memory_allocated``
+on CUDA) is its own. Target of issue 4: SelfPatch step <= 1.25 x DINO step.
+
+    python benchmarks/bench_selfpatch.py                      # ViT-tiny and ViT-S, batch 4, CPU
+    python benchmarks/bench_selfpatch.py --archs small --batch 32 --device cuda --amp
+
+Not a test: numbers depend on the machine and its load (run it on an idle machine).
+"""
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+ARCH_DIMS = {'tiny': ('deit-tiny', 192, 3), 'small': ('deit-small', 384, 6)}
+
+
+def build(method: str, arch: str, size: int):
+    from mmpretrain.registry import MODELS
+
+    import mmspatial  # noqa: F401
+    name, dims, heads = ARCH_DIMS[arch]
+    vit = dict(type='VisionTransformer', arch=name, img_size=size, patch_size=16, drop_path_rate=0.1)
+    head = dict(type='DINONeck', in_channels=dims, out_channels=65536)
+    loss = dict(type='DINOLoss', out_channels=65536)
+    if method == 'dino':
+        cfg = dict(type='DINO', backbone=dict(vit, out_type='cls_token'), neck=head, loss=loss)
+    else:
+        cfg = dict(type='SelfPatch',
+                   backbone=dict(vit, with_cls_token=False, final_norm=False, out_type='featmap'),
+                   aggregator=dict(type='ClassAttentionAggregator', embed_dims=dims, num_heads=heads),
+                   neck=head, patch_neck=dict(head, out_channels=4096), loss=loss,
+                   patch_loss=dict(type='SelfPatchLoss', out_channels=4096))
+    model = MODELS.build(cfg)
+    model.copy_student_to_teacher()
+    return model
+
+
+def sync(device):
+    import torch
+    if device.startswith('cuda'):
+        torch.cuda.synchronize()
+
+
+def rss_mb() -> float:
+    with open('/proc/self/statm') as f:
+        return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE') / 2**20
+
+
+def worker(args) -> dict:
+    import torch
+    from mmspatial.engine.optimizers.dino_param_groups import dino_param_groups
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    device = args.device
+    model = build(args.method, args.arch, args.global_size).to(device).train()
+    optimizer = torch.optim.AdamW(dino_param_groups(model), lr=1e-4, weight_decay=0.04)
+    sizes = [args.global_size] * 2 + [args.local_size] * args.local_crops
+    crops = [torch.randn(args.batch, 3, s, s, device=device) for s in sizes]
+    amp = torch.autocast(device.split(':')[0], dtype=torch.bfloat16 if device == 'cpu' else torch.float16,
+                         enabled=args.amp)
+
+    def step():
+        with amp:
+            losses = model.loss(crops, None)
+        loss = sum(losses.values())
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        model.momentum_update(0.996)
+
+    rss_built = rss_mb()
+    for _ in range(args.warmup):
+        step()
+    if device.startswith('cuda'):
+        torch.cuda.reset_peak_memory_stats()
+    times = []
+    for _ in range(args.reps):
+        sync(device)
+        t = time.perf_counter()
+        step()
+        sync(device)
+        times.append(time.perf_counter() - t)
+    out = dict(method=args.method, arch=args.arch, step_s=statistics.median(times), steps=times,
+               rss_built_mb=rss_built, peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    if device.startswith('cuda'):
+        out['peak_cuda_mb'] = torch.cuda.max_memory_allocated() / 2**20
+    if args.method == 'selfpatch':
+        out.update(matching_cost(model, crops, device, args.reps, amp))
+    return out
+
+
+def matching_cost(model, crops, device, reps, amp) -> dict:
+    """Per batch (all crops), teacher side: top-k matching, and aggregation beyond the image token."""
+    import torch
+    from mmspatial.models.algorithms.dino import group_by_resolution
+    t = model.teacher
+    with torch.no_grad(), amp:
+        groups = [model.patch_tokens(t['backbone'], torch.cat(crops[s:e]))
+                  for s, e in group_by_resolution(crops)]
+        match, aggregate = [], []
+        for _ in range(reps):
+            sync(device)
+            t0 = time.perf_counter()
+            matches = [model.match_neighbours(tok, grid) for tok, grid in groups]
+            sync(device)
+            t1 = time.perf_counter()
+            for (tok, _), (nb, _) in zip(groups, matches):
+                t['aggregator'].forward_neighbours(tok, nb)
+            sync(device)
+            t2 = time.perf_counter()
+            for tok, _ in groups:
+                t['aggregator'](tok)
+            sync(device)
+            t3 = time.perf_counter()
+            match.append(t1 - t0)
+            aggregate.append((t2 - t1) - (t3 - t2))
+    return dict(match_s=statistics.median(match), aggregate_extra_s=statistics.median(aggregate))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--archs', nargs='+', default=['tiny', 'small'], choices=list(ARCH_DIMS))
+    parser.add_argument('--batch', type=int, default=4)
+    parser.add_argument('--local-crops', type=int, default=8)
+    parser.add_argument('--global-size', type=int, default=224)
+    parser.add_argument('--local-size', type=int, default=96)
+    parser.add_argument('--reps', type=int, default=3)
+    parser.add_argument('--warmup', type=int, default=1)
+    parser.add_argument('--threads', type=int, default=os.cpu_count())
+    parser.add_argument('--device', default='cpu')
+    parser.add_argument('--amp', action='store_true', help='autocast (bf16 on CPU, fp16 on CUDA)')
+    parser.add_argument('--method', choices=['dino', 'selfpatch'], help=argparse.SUPPRESS)
+    parser.add_argument('--arch', choices=list(ARCH_DIMS), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.method:  # worker subprocess
+        print('RESULT ' + json.dumps(worker(args)))
+        return
+
+    results = {}
+    shared = [f'--batch={args.batch}', f'--local-crops={args.local_crops}',
+              f'--global-size={args.global_size}', f'--local-size={args.local_size}',
+              f'--reps={args.reps}', f'--warmup={args.warmup}', f'--threads={args.threads}',
+              f'--device={args.device}'] + (['--amp'] if args.amp else [])
+    for arch in args.archs:
+        for method in ('dino', 'selfpatch'):
+            cmd = [sys.executable, __file__, f'--method={method}', f'--arch={arch}'] + shared
+            proc = subprocess.run(cmd, capture_output=True, text=True)
+            line = [x for x in proc.stdout.splitlines() if x.startswith('RESULT ')]
+            if proc.returncode or not line:
+                sys.exit(f'{" ".join(cmd)} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}')
+            results[arch, method] = json.loads(line[0][len('RESULT '):])
+            r = results[arch, method]
+            print(f'{arch:5s} {method:9s} step {r["step_s"]:.3f}s (runs {", ".join(f"{s:.3f}" for s in r["steps"])})'
+                  f'  peak RSS {r["peak_rss_mb"]:.0f} MB (after build {r["rss_built_mb"]:.0f} MB)'
+                  + (f'  peak CUDA {r["peak_cuda_mb"]:.0f} MB' if 'peak_cuda_mb' in r else ''), flush=True)
+
+    crops = f'2x{args.global_size} + {args.local_crops}x{args.local_size} px'
+    print(f'\nbatch {args.batch}, {crops}, device {args.device}, threads {args.threads}, amp {args.amp}')
+    print(f'{"arch":6s}{"DINO step":>11s}{"SelfPatch":>11s}{"ratio":>8s}{"mem ratio":>11s}'
+          f'{"match/batch":>13s}{"aggr.extra":>12s}  target <= 1.25x')
+    for arch in args.archs:
+        d, s = results[arch, 'dino'], results[arch, 'selfpatch']
+        key = 'peak_cuda_mb' if 'peak_cuda_mb' in d else 'peak_rss_mb'
+        ratio = s['step_s'] / d['step_s']
+        print(f'{arch:6s}{d["step_s"]:10.3f}s{s["step_s"]:10.3f}s{ratio:7.2f}x{s[key] / d[key]:10.2f}x'
+              f'{s["match_s"] * 1e3:11.1f}ms{s["aggregate_extra_s"] * 1e3:10.1f}ms  '
+              f'{"met" if ratio <= 1.25 else "NOT met"}')
+
+
+if __name__ == '__main__':
+    main()
