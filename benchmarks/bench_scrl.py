@@ -4,7 +4,10 @@ Both models get the same heads (projector C-4096-256, predictor 256-4096-256), t
 views and the same SGD step; SCRL additionally samples its box pairs, RoI-aligns them and regresses
 10 boxes per image instead of one vector. Steps of the two models are interleaved so that load from
 other processes hits both alike; the median of ``--steps`` timed steps (after ``--warmup``) is
-reported, then SCRL / BYOL. Box generation alone is timed at the benchmark batch and at 256 images.
+reported, then SCRL / BYOL. Box generation alone (median of 50 calls) is timed at the benchmark batch
+and at 256 images. SCRL runs both views through the backbone as one batch (as the reference does),
+mmpretrain's BYOL one view at a time; ``--per-view`` adds an SCRL variant with per-view passes to
+separate that effect from the cost of the boxes.
 
     python benchmarks/bench_scrl.py                       # ResNet-18 and ResNet-50, CPU
     python benchmarks/bench_scrl.py --device cuda --batch-size 64 --depths 50
@@ -39,12 +42,17 @@ def heads(in_channels: int, norm: str) -> dict:
                                  with_avg_pool=False, norm_cfg=norm_cfg)))
 
 
-def build(kind: str, depth: int, device: str) -> torch.nn.Module:
+def model_cfg(kind: str, depth: int) -> dict:
+    """Config of ``kind`` ('BYOL' or 'SCRL') on a ResNet-``depth`` with the reference heads."""
     in_channels = 512 if depth in (18, 34) else 2048
     backbone = dict(type='ResNet', depth=depth, norm_cfg=dict(type='BN'), zero_init_residual=False)
     cfg = dict(type=kind, backbone=backbone, **heads(in_channels, 'BN1d'))
     cfg.update(dict(base_momentum=0.01) if kind == 'BYOL' else dict(base_tau=0.99))
-    return MODELS.build(cfg).to(device).train()
+    return cfg
+
+
+def build(kind: str, depth: int, device: str) -> torch.nn.Module:
+    return MODELS.build(model_cfg(kind, depth)).to(device).train()
 
 
 def make_batch(batch_size: int, size: int, device: str, seed: int = 0):
@@ -88,31 +96,42 @@ def step_fn(model: torch.nn.Module, inputs, samples, device: str) -> Callable[[]
     return step
 
 
-def time_box_generation(model, samples, repeats: int = 20) -> float:
-    geometry = collect_view_geometry(samples)
-    model.box_generator(*geometry)
+def time_box_generation(model, samples, repeats: int = 50) -> float:
+    """Median seconds per call of the box generator (includes stacking the geometry)."""
+    model.box_generator(*collect_view_geometry(samples))
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        model.box_generator(*geometry)
+        model.box_generator(*collect_view_geometry(samples))
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+def per_view_passes(model: torch.nn.Module) -> torch.nn.Module:
+    """Make SCRL run the backbone once per view, as mmpretrain's BYOL does (like-for-like timing)."""
+    model.last_stage = lambda backbone, views: [backbone(v)[-1] for v in views]
+    return model
 
 
 def bench(depth: int, args) -> Dict[str, float]:
     torch.manual_seed(0)
     inputs, samples = make_batch(args.batch_size, args.size, args.device)
     models = {k: build(k, depth, args.device) for k in ('BYOL', 'SCRL')}
+    if args.per_view:
+        models['SCRL per-view'] = per_view_passes(build('SCRL', depth, args.device))
     steps = {k: step_fn(m, inputs, samples, args.device) for k, m in models.items()}
     times: Dict[str, List[float]] = {k: [] for k in models}
+    names = list(models)
     for i in range(args.warmup + args.steps):
-        order = ('BYOL', 'SCRL') if i % 2 == 0 else ('SCRL', 'BYOL')
-        for k in order:
+        for k in names[i % len(names):] + names[:i % len(names)]:  # rotate the order
             t = steps[k]()
             if i >= args.warmup:
                 times[k].append(t)
     med = {k: statistics.median(v) for k, v in times.items()}
     _, big = make_batch(256, args.size, 'cpu', seed=1)
+    if args.per_view:
+        print(f'  R{depth} SCRL with one backbone pass per view: {med["SCRL per-view"]:.3f} s/step, '
+              f'{med["SCRL per-view"] / med["BYOL"]:.3f} x BYOL', flush=True)
     return dict(byol=med['BYOL'], scrl=med['SCRL'], ratio=med['SCRL'] / med['BYOL'],
                 boxes_batch=time_box_generation(models['SCRL'], samples),
                 boxes_256=time_box_generation(models['SCRL'], big),
@@ -128,6 +147,8 @@ def main() -> None:
     parser.add_argument('--warmup', type=int, default=2)
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--threads', type=int, default=None, help='torch CPU threads')
+    parser.add_argument('--per-view', action='store_true',
+                        help='also time SCRL with one backbone pass per view, as BYOL does')
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -8,6 +8,7 @@ on CUDA) is its own. Target of issue 4: SelfPatch step <= 1.25 x DINO step.
 
     python benchmarks/bench_selfpatch.py                      # ViT-tiny and ViT-S, batch 4, CPU
     python benchmarks/bench_selfpatch.py --archs small --batch 32 --device cuda --amp
+    python benchmarks/bench_selfpatch.py --reps 0 --warmup 0     # FLOP counts only (quick)
 
 Not a test: numbers depend on the machine and its load (run it on an idle machine).
 """
@@ -23,12 +24,11 @@ import time
 ARCH_DIMS = {'tiny': ('deit-tiny', 192, 3), 'small': ('deit-small', 384, 6)}
 
 
-def build(method: str, arch: str, size: int):
-    from mmpretrain.registry import MODELS
-
-    import mmspatial  # noqa: F401
+def model_cfg(method: str, arch: str, size: int, patch_size: int = 16) -> dict:
+    """Config of ``method`` ('dino' or 'selfpatch') on ViT-``arch`` with the reference heads."""
     name, dims, heads = ARCH_DIMS[arch]
-    vit = dict(type='VisionTransformer', arch=name, img_size=size, patch_size=16, drop_path_rate=0.1)
+    vit = dict(type='VisionTransformer', arch=name, img_size=size, patch_size=patch_size,
+               drop_path_rate=0.1)
     head = dict(type='DINONeck', in_channels=dims, out_channels=65536)
     loss = dict(type='DINOLoss', out_channels=65536)
     if method == 'dino':
@@ -39,7 +39,14 @@ def build(method: str, arch: str, size: int):
                    aggregator=dict(type='ClassAttentionAggregator', embed_dims=dims, num_heads=heads),
                    neck=head, patch_neck=dict(head, out_channels=4096), loss=loss,
                    patch_loss=dict(type='SelfPatchLoss', out_channels=4096))
-    model = MODELS.build(cfg)
+    return cfg
+
+
+def build(method: str, arch: str, size: int, patch_size: int = 16):
+    from mmpretrain.registry import MODELS
+
+    import mmspatial  # noqa: F401
+    model = MODELS.build(model_cfg(method, arch, size, patch_size))
     model.copy_student_to_teacher()
     return model
 
@@ -89,12 +96,18 @@ def worker(args) -> dict:
         step()
         sync(device)
         times.append(time.perf_counter() - t)
-    out = dict(method=args.method, arch=args.arch, step_s=statistics.median(times), steps=times,
+    out = dict(method=args.method, arch=args.arch, steps=times,
+               step_s=statistics.median(times) if times else float('nan'),
                rss_built_mb=rss_built, peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    # Matmul/attention FLOPs of one step (forward + backward): independent of the machine's load.
+    from torch.utils.flop_counter import FlopCounterMode
+    with FlopCounterMode(display=False) as counter:
+        step()
+    out['gflops'] = counter.get_total_flops() / 1e9
     if device.startswith('cuda'):
         out['peak_cuda_mb'] = torch.cuda.max_memory_allocated() / 2**20
     if args.method == 'selfpatch':
-        out.update(matching_cost(model, crops, device, args.reps, amp))
+        out.update(matching_cost(model, crops, device, max(args.reps, 1), amp))
     return out
 
 
@@ -133,7 +146,7 @@ def main() -> None:
     parser.add_argument('--local-crops', type=int, default=8)
     parser.add_argument('--global-size', type=int, default=224)
     parser.add_argument('--local-size', type=int, default=96)
-    parser.add_argument('--reps', type=int, default=3)
+    parser.add_argument('--reps', type=int, default=3, help='timed steps (0: FLOPs only)')
     parser.add_argument('--warmup', type=int, default=1)
     parser.add_argument('--threads', type=int, default=os.cpu_count())
     parser.add_argument('--device', default='cpu')
@@ -159,19 +172,22 @@ def main() -> None:
                 sys.exit(f'{" ".join(cmd)} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}')
             results[arch, method] = json.loads(line[0][len('RESULT '):])
             r = results[arch, method]
-            print(f'{arch:5s} {method:9s} step {r["step_s"]:.3f}s (runs {", ".join(f"{s:.3f}" for s in r["steps"])})'
-                  f'  peak RSS {r["peak_rss_mb"]:.0f} MB (after build {r["rss_built_mb"]:.0f} MB)'
+            runs = ', '.join(f'{s:.3f}' for s in r['steps'])
+            print(f'{arch:5s} {method:9s} step {r["step_s"]:.3f}s (runs {runs})'
+                  f'  {r["gflops"]:.1f} GFLOP  peak RSS {r["peak_rss_mb"]:.0f} MB'
+                  f' (after build {r["rss_built_mb"]:.0f} MB)'
                   + (f'  peak CUDA {r["peak_cuda_mb"]:.0f} MB' if 'peak_cuda_mb' in r else ''), flush=True)
 
     crops = f'2x{args.global_size} + {args.local_crops}x{args.local_size} px'
     print(f'\nbatch {args.batch}, {crops}, device {args.device}, threads {args.threads}, amp {args.amp}')
-    print(f'{"arch":6s}{"DINO step":>11s}{"SelfPatch":>11s}{"ratio":>8s}{"mem ratio":>11s}'
-          f'{"match/batch":>13s}{"aggr.extra":>12s}  target <= 1.25x')
+    print(f'{"arch":6s}{"DINO step":>11s}{"SelfPatch":>11s}{"ratio":>8s}{"FLOP ratio":>12s}'
+          f'{"mem ratio":>11s}{"match/batch":>13s}{"aggr.extra":>12s}  target <= 1.25x')
     for arch in args.archs:
         d, s = results[arch, 'dino'], results[arch, 'selfpatch']
         key = 'peak_cuda_mb' if 'peak_cuda_mb' in d else 'peak_rss_mb'
         ratio = s['step_s'] / d['step_s']
-        print(f'{arch:6s}{d["step_s"]:10.3f}s{s["step_s"]:10.3f}s{ratio:7.2f}x{s[key] / d[key]:10.2f}x'
+        print(f'{arch:6s}{d["step_s"]:10.3f}s{s["step_s"]:10.3f}s{ratio:7.2f}x'
+              f'{s["gflops"] / d["gflops"]:11.2f}x{s[key] / d[key]:10.2f}x'
               f'{s["match_s"] * 1e3:11.1f}ms{s["aggregate_extra_s"] * 1e3:10.1f}ms  '
               f'{"met" if ratio <= 1.25 else "NOT met"}')
 

@@ -27,6 +27,14 @@ def project_root() -> Path:
 
 
 @pytest.fixture(autouse=True)
+def _mmpretrain_scope():
+    # An mmdet/mmseg Runner built in one test leaves its scope current; later tests build by
+    # mmpretrain type names, so every test starts in mmpretrain's scope whatever ran before.
+    init_default_scope('mmpretrain')
+    yield
+
+
+@pytest.fixture(autouse=True)
 def _quiet_threads():
     # 2-core machines: keep torch from oversubscribing when tests spawn workers.
     os.environ.setdefault('OMP_NUM_THREADS', '2')

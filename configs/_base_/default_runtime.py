@@ -1,4 +1,6 @@
-# mmspatial default runtime: mmpretrain's, plus the plugin import and TensorBoard logging.
+# mmspatial default runtime: mmpretrain's, plus the plugin import, TensorBoard logging and the
+# reliability hooks (NaN guard, generator state in checkpoints, skipped-sample count). Checkpoints are
+# written atomically by `import mmspatial` (mmspatial/engine/atomic_checkpoint.py).
 default_scope = 'mmpretrain'
 custom_imports = dict(imports=['mmspatial'], allow_failed_imports=False)
 
@@ -9,6 +11,14 @@ default_hooks = dict(
     param_scheduler=dict(type='ParamSchedulerHook'),
     checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3),
     sampler_seed=dict(type='DistSamplerSeedHook'),
+    # Reliability (docs/reliability.md). A NaN/Inf loss stops the run, naming the iteration, before
+    # the broken state reaches a checkpoint (disable: default_hooks.nan_guard.keys=[]).
+    nan_guard=dict(type='NaNGuardHook'),
+    # Generator states go into checkpoints so that --resume continues the uninterrupted run exactly
+    # (with train_dataloader.num_workers=0; worker processes are re-seeded by mmengine).
+    rng_state=dict(type='RNGStateHook'),
+    # Logs `skipped_samples` when the pipeline loads with LoadImageOrSkip(on_error='skip').
+    skipped_samples=dict(type='SkippedSamplesHook'),
 )
 
 env_cfg = dict(

@@ -1,8 +1,8 @@
 # SelfPatch demo on the embedded synthetic scenes (no download; a few minutes on 2 CPU cores):
 #   python tools/train.py configs/selfpatch/selfpatch_vit-tiny-p8_demo.py
 # ViT-tiny ('deit-tiny': 192 dims, 12 layers, 3 heads) with 8-px patches: 2 global crops of 64 px
-# (8x8 patches) and 2 local crops of 32 px (4x4 patches), SelfPatch crop scales, 4096 image / 1024 patch
-# prototypes instead of 65536 / 4096; everything else as SelfPatch.
+# (8x8 patches) and 2 local crops of 32 px (4x4 patches), SelfPatch crop scales, lighter heads (hidden
+# 512, 4096 image / 1024 patch prototypes instead of 2048 and 65536 / 4096); everything else as SelfPatch.
 _base_ = [
     './_base_/selfpatch_vit-small-p16.py',
     '../_base_/datasets/demo_scenes_dino_multicrop.py',
@@ -13,8 +13,8 @@ _base_ = [
 model = dict(
     backbone=dict(arch='deit-tiny', img_size=64, patch_size=8),
     aggregator=dict(embed_dims=192, num_heads=3),
-    neck=dict(in_channels=192, out_channels=4096),
-    patch_neck=dict(in_channels=192, out_channels=1024),
+    neck=dict(in_channels=192, hidden_channels=512, out_channels=4096),
+    patch_neck=dict(in_channels=192, hidden_channels=512, out_channels=1024),
     loss=dict(out_channels=4096),
     patch_loss=dict(out_channels=1024))
 
@@ -31,7 +31,7 @@ train_pipeline = [
     dict(type='PackInputs', algorithm_keys=['view_bboxes', 'view_flips', 'view_shapes', 'ori_img_shape']),
 ]
 
-per_gpu_batch, epochs, warmup_epochs = 32, 20, 2
+per_gpu_batch, epochs, warmup_epochs = 32, 10, 1
 train_dataloader = dict(batch_size=per_gpu_batch, dataset=dict(pipeline=train_pipeline))
 optim_wrapper = dict(optimizer=dict(lr=5e-4 * per_gpu_batch / 256))
 param_scheduler = [

@@ -12,3 +12,5 @@ _at = 1 if _pipe[0].type == 'LoadImageFromFile' else 0
 train_dataloader = dict(dataset=dict(pipeline=[
     *_pipe[:_at], _base_.sp_views, *_pipe[_at:-1],
     dict(_pipe[-1], algorithm_keys=[*_pipe[-1].get('algorithm_keys', []), *_base_.sp_keys])]))
+# mmpretrain's SimCLR config has no auto_scale_lr; its lr 4.8 is for 16 GPUs x 256 (as BYOL's / MoCo v3's).
+auto_scale_lr = dict(base_batch_size=4096)

@@ -48,8 +48,10 @@ def merge_train_args(cfg: Config, *, config_path: str, work_dir: Optional[str] =
                            'base_batch_size=...)` in the config (the reference batch size)')
         cfg.auto_scale_lr.enable = True
 
-    defaults = ConfigDict(pin_memory=torch.cuda.is_available(), persistent_workers=True,
-                          collate_fn=dict(type='default_collate'))
+    defaults = ConfigDict(pin_memory=torch.cuda.is_available(), persistent_workers=True)
+    if cfg.get('default_scope', 'mmpretrain') == 'mmpretrain':
+        # mmpretrain's train.py default; mmdet/mmseg configs need their own pseudo_collate.
+        defaults.collate_fn = dict(type='default_collate')
     for field in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         if cfg.get(field, None) is None:
             continue

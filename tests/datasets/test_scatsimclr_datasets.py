@@ -19,8 +19,8 @@ def test_cifar100_20_map():
 
 
 def test_cifar100_20_relabels(monkeypatch):
-    monkeypatch.setattr(CIFAR100, 'load_data_list',
-                        lambda self: [dict(img=np.zeros((32, 32, 3), np.uint8), gt_label=i) for i in range(100)])
+    fine = [dict(img=np.zeros((32, 32, 3), np.uint8), gt_label=i) for i in range(100)]
+    monkeypatch.setattr(CIFAR100, 'load_data_list', lambda self: [dict(d) for d in fine])
     ds = DATASETS.build(dict(type='CIFAR100_20', data_root='unused', lazy_init=True))
     assert [d['gt_label'] for d in ds.load_data_list()] == list(CIFAR100_TO_20)
     assert len(ds.metainfo['classes']) == 20
@@ -30,14 +30,16 @@ def test_stl10_binary_layout(tmp_path):
     root = tmp_path / 'stl10_binary'
     root.mkdir()
     rng = np.random.default_rng(0)
-    chw = {s: rng.integers(0, 256, (n, 3, 96, 96), dtype=np.uint8) for s, n in [('train', 2), ('unlabeled', 3)]}
+    chw = {s: rng.integers(0, 256, (n, 3, 96, 96), dtype=np.uint8)
+           for s, n in [('train', 2), ('unlabeled', 3)]}
     for split, imgs in chw.items():
         imgs.transpose(0, 1, 3, 2).tofile(root / f'{split}_X.bin')  # the release stores (3, W, H)
     np.array([3, 10], np.uint8).tofile(root / 'train_y.bin')        # labels 1..10
     ds = DATASETS.build(dict(type='STL10', data_root=str(tmp_path), split='train+unlabeled'))
     assert len(ds) == 5
     first = ds[0]
-    assert first['img'].shape == (96, 96, 3) and np.array_equal(first['img'], chw['train'][0].transpose(1, 2, 0))
+    assert first['img'].shape == (96, 96, 3)
+    assert np.array_equal(first['img'], chw['train'][0].transpose(1, 2, 0))
     assert [ds.get_data_info(i)['gt_label'] for i in range(5)] == [2, 9, -1, -1, -1]
     assert np.array_equal(ds[4]['img'], chw['unlabeled'][2].transpose(1, 2, 0))
     with pytest.raises(ValueError):

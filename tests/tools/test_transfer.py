@@ -96,6 +96,7 @@ def pretrained(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 def test_extracted_backbones_are_the_right_branches(pretrained):
     full = torch.load(pretrained['full'], map_location='cpu', weights_only=False)['state_dict']
     for branch, prefix in (('online', 'backbone.'), ('target', 'target_net.module.0.')):
@@ -181,6 +182,7 @@ optim_wrapper = dict(optimizer=dict(lr=0.002))
 param_scheduler = [dict(type='ConstantLR', factor=1.0, by_epoch=False)]
 train_cfg = dict(_delete_=True, type='IterBasedTrainLoop', max_iters=2, val_begin=1000)
 default_hooks = dict(checkpoint=dict(by_epoch=False, interval=1000), logger=dict(interval=1))
+log_processor = dict(by_epoch=False)
 log_level = 'WARNING'
 randomness = dict(seed=0)
 """)
@@ -302,6 +304,7 @@ def test_full_checkpoint_without_prefix_stops_with_the_report(pretrained, tmp_pa
     assert runner.iter == 1
 
 
+@pytest.mark.slow
 def test_check_coverage_cli(pretrained, tmp_path, capsys):
     config = BENCH / 'mmseg' / 'fpn_r50_syncbn_4xb4-40k_ade20k-512x512.py'
     opts = ['--cfg-options', 'model.backbone.depth=18', 'model.neck.in_channels=[64,128,256,512]']
@@ -368,3 +371,26 @@ def test_mmseg_launcher_two_cpu_processes(pretrained, tmp_path):
     assert 'distributed training on the CPU with gloo' in out
     assert str(pretrained['target']) in out and ': COMPLETE' in out
     assert 'Iter(train) [2/2]' in out
+
+
+def test_slurm_launcher_builds_the_srun_line(tmp_path):
+    fake = tmp_path / 'bin'
+    fake.mkdir()
+    record = tmp_path / 'srun.json'
+    (fake / 'srun').write_text(
+        '#!/usr/bin/env python3\nimport json, sys\n'
+        f'json.dump(sys.argv[1:], open({str(record)!r}, "w"))\n')
+    (fake / 'srun').chmod(0o755)
+    env = dict(os.environ, PATH=f'{fake}:{os.environ["PATH"]}', GPUS='16', GPUS_PER_NODE='8',
+               PREFIX='backbone.', SRUN_ARGS='--time=10')
+    subprocess.run(['bash', str(ROOT / 'tools/benchmarks/mmseg_slurm_train.sh'), 'part', 'job',
+                    'cfg.py', '/ckpt/full.pth', '--amp'], cwd=tmp_path, env=env, check=True,
+                   capture_output=True)
+    argv = json.loads(record.read_text())
+    assert argv[:2] == ['-p', 'part'] and '--ntasks=16' in argv and '--time=10' in argv
+    entry = argv.index(str(ROOT / 'tools/benchmarks/train_transfer.py'))
+    assert argv[entry + 1:entry + 3] == ['mmseg', 'cfg.py']
+    assert '--launcher=slurm' in argv and '--work-dir=work_dirs/benchmarks/cfg/full' in argv
+    opts = argv[argv.index('--cfg-options') + 1:]
+    assert opts == ['model.backbone.init_cfg.checkpoint=/ckpt/full.pth',
+                    'model.backbone.init_cfg.prefix=backbone.', 'model.pretrained=None', '--amp']

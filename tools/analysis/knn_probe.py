@@ -111,10 +111,12 @@ def probe_checkpoints(dataset: dict, specs: Sequence, prefix: str = 'backbone.',
         knn = knn_accuracy(train, train_y, test, test_y, k=k, temperature=temperature)
         linear = linear_probe_accuracy(train, train_y, test, test_y, weight_decay=weight_decay,
                                        max_iter=linear_steps)
-        results.append(dict(name=name, config=config, checkpoint=checkpoint, feature_dim=train.shape[1],
-                            knn_top1=knn['top1'], knn_top5=knn['top5'], linear_top1=linear['top1'],
-                            linear_top5=linear['top5'], linear_weight_decay=linear['weight_decay'],
-                            seconds=round(time.perf_counter() - start, 1), **model.info))
+        # model.info repeats config/checkpoint and adds the missing/unexpected key counts
+        results.append(dict(model.info, name=name, config=config, checkpoint=checkpoint,
+                            feature_dim=train.shape[1], knn_top1=knn['top1'], knn_top5=knn['top5'],
+                            linear_top1=linear['top1'], linear_top5=linear['top5'],
+                            linear_weight_decay=linear['weight_decay'],
+                            seconds=round(time.perf_counter() - start, 1)))
     return results
 
 

@@ -10,6 +10,8 @@
 the transfer configs' backbones expect, loaded with ``init_cfg=dict(type='Pretrained',
 checkpoint=OUT)`` (no prefix). ViTs keep mmpretrain's layout (for ``mmpretrain.VisionTransformer``)
 unless ``--vit-layout mmseg`` (for mmseg's own ``VisionTransformer``, with ``patch_bias=True``).
+``--drop-cls-token`` prepares a DINO ViT (which has a class token) for the transfer configs' ViTs
+(which have none).
 """
 import argparse
 import os
@@ -31,6 +33,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--prefix', help="explicit key prefix (overrides --branch), e.g. 'backbone.'")
     parser.add_argument('--vit-layout', choices=VIT_LAYOUTS, default='mmpretrain',
                         help='key layout for ViT backbones (ResNets have one layout)')
+    parser.add_argument('--drop-cls-token', action='store_true',
+                        help='remove a ViT class token and its pos_embed row (DINO checkpoints for '
+                        'the ViT transfer configs, whose ViTs have no class token)')
     return parser.parse_args()
 
 
@@ -40,7 +45,7 @@ def main() -> None:
         raise SystemExit(f'output must end with .pth: {args.output}')
     ckpt = extract_backbone_checkpoint(load_checkpoint_file(args.checkpoint), branch=args.branch,
                                        prefix=args.prefix, vit_layout=args.vit_layout,
-                                       source=args.checkpoint)
+                                       no_cls_token=args.drop_cls_token, source=args.checkpoint)
     os.makedirs(osp.dirname(osp.abspath(args.output)), exist_ok=True)
     torch.save(ckpt, args.output)
     info = ckpt['meta']['mmspatial']

@@ -28,7 +28,7 @@ from mmengine.runner import load_checkpoint
 from mmpretrain.registry import DATASETS, MODELS
 
 import mmspatial  # noqa: F401  (registers SelfPatch, the datasets and transforms)
-from mmspatial.models.utils.patch_neighbours import match_top_k_neighbours, patch_neighbour_index
+from mmspatial.models.utils.patch_neighbours import patch_neighbour_index
 
 RED, YELLOW, GREEN = (0, 0, 255), (0, 215, 255), (0, 200, 0)
 

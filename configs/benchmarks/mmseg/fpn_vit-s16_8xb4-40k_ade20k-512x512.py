@@ -6,8 +6,10 @@
 # Reference: SelfPatch ViT-S/16 -> 41.2 mIoU (DINO: 38.3).
 #
 # Backbone keys: mmpretrain's ViT layout (extract_backbone.py default); DINO / SelfPatch results use
-# the teacher (--branch target). For mmseg's own VisionTransformer instead, extract with
-# --vit-layout mmseg and use type='VisionTransformer', patch_bias=True.
+# the teacher (--branch target). DINO checkpoints have a class token, this ViT has none: extract them
+# with --drop-cls-token (mmpretrain's ViT cannot drop the token's pos_embed row and resize 14x14 ->
+# 32x32 in one load; SelfPatch checkpoints have no class token). For mmseg's own VisionTransformer
+# instead, extract with --vit-layout mmseg and use type='VisionTransformer', patch_bias=True.
 # Checkpoint: MMSPATIAL_PRETRAINED=PATH or --cfg-options model.backbone.init_cfg.checkpoint=PATH.
 _base_ = 'mmseg::sem_fpn/fpn_r50_4xb4-160k_ade20k-512x512.py'
 custom_imports = dict(imports=['mmspatial'], allow_failed_imports=False)

@@ -7,3 +7,6 @@ optim_wrapper = dict(type='OptimWrapper', optimizer=dict(type='Adam', lr=3e-4, w
 param_scheduler = [dict(type='ConstantLR', factor=1.0, by_epoch=True, begin=0, end=1)]
 max_epochs = 100
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs)
+# The reference trains at batch 64 (config.yaml / config_pretext.yaml: 1 GPU x 64) and does not scale
+# the learning rate; `--auto-scale-lr` scales lr linearly from that batch.
+auto_scale_lr = dict(base_batch_size=64)

@@ -6,6 +6,5 @@ model = dict(
     neck=dict(type='MoCoV2Neck', in_channels=2048, hid_channels=2048, out_channels=128,
               with_avg_pool=False),  # fc-relu-fc, no BN (reference l1/l2)
     loss=dict(type='NTXentLoss', temperature=0.5),
-    pretext_head=None,
-    pretext_weight=0.3,
+    pretext_weight=0.3,  # used when a config adds pretext_head (rotation / jigsaw)
     pretext_start=0)  # reference code: from the start; the paper: 40 (lambda = 0 for 40 epochs)

@@ -142,7 +142,7 @@ class JigsawPretext(BaseTransform):
 
     def transform(self, results: Dict) -> Dict:
         h, w = self.tile_size
-        tiles = [np.asarray(Image.fromarray(np.ascontiguousarray(t)).resize((w, h), self.resample))
+        tiles = [np.array(Image.fromarray(np.ascontiguousarray(t)).resize((w, h), self.resample))
                  for t in self.tiles(results['img'])]
         label = np.random.randint(len(self.permutations))
         results['pretext_img'] = [tiles[src] for src in self.permutations[label]]

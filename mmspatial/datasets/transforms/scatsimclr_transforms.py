@@ -39,7 +39,7 @@ class CV2GaussianBlur(BaseTransform):
         self.kernel_size, self.sigma, self.prob = kernel_size, tuple(sigma), prob
 
     def transform(self, results: Dict) -> Dict:
-        img = np.asarray(results['img']) if isinstance(results['img'], Image.Image) else results['img']
+        img = np.array(results['img']) if isinstance(results['img'], Image.Image) else results['img']
         if np.random.random_sample() < self.prob:
             k = self.kernel_size or 2 * int(0.05 * img.shape[0]) + 1
             sigma = (self.sigma[1] - self.sigma[0]) * np.random.random_sample() + self.sigma[0]

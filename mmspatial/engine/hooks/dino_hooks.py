@@ -123,6 +123,8 @@ class DINOTeacherMomentumHook(Hook):
     Reference: ``momentum_schedule = cosine_scheduler(0.996, 1, epochs, niter)`` and the update
     ``teacher = m * teacher + (1 - m) * student`` right after ``optimizer.step()``, with ``m`` the value
     of the iteration just done. The model must provide ``momentum_update(m)`` (``DINO`` does).
+    It updates after every iteration: with gradient accumulation (``accumulative_counts > 1``, not
+    used by the reference) the teacher would also move between optimiser steps.
 
     Args:
         base_momentum (float): momentum at the first iteration (DINO 0.996; DINO recommends 0.9995 for

@@ -72,7 +72,8 @@ class DINO(BaseSelfSupervisor):
         neck (dict): projection head, ``DINONeck``.
         loss (dict): ``DINOLoss``.
         num_global_crops (int): leading crops the teacher sees. Defaults to 2.
-        pretrained (str, optional): checkpoint for the whole model.
+        pretrained (str, optional): checkpoint loaded by ``init_weights``; the teacher is then reset
+            to the student (use ``--resume`` to continue a run with its teacher).
         data_preprocessor (dict, optional): Defaults to ``SelfSupDataPreprocessor``.
         init_cfg (dict, optional): initialisation config.
     """

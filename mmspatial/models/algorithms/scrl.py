@@ -2,6 +2,7 @@
 from typing import Dict, List, Optional, Tuple, Union
 
 import torch
+import torch.distributed as dist
 import torch.nn as nn
 from mmpretrain.models.utils import CosineEMA
 from mmpretrain.models.selfsup.base import BaseSelfSupervisor
@@ -33,7 +34,13 @@ class SCRL(BaseSelfSupervisor):
       the globally pooled features (same projector, predictor and form) for users who want both;
     - target momentum ``tau = 1 - (1 - base_tau) * (cos(pi * k / K) + 1) / 2`` per iteration, i.e.
       mmpretrain's ``CosineEMA`` with ``momentum = 1 - base_tau`` (its convention is inverted);
-    - images whose views do not overlap (or overlap by at most ``min_size``) give no boxes.
+    - images whose views do not overlap (or overlap by at most ``min_size``) give no boxes;
+    - under DDP the box loss is the mean over the boxes of *all* ranks: each rank's mean is weighted
+      by ``its boxes / mean boxes per rank`` (one scalar all-reduce per step), so that DDP's average
+      of the rank gradients is the gradient of the global box mean. Without it (the reference: a
+      per-rank mean) a rank with few or no boxes would weigh as much as one with many, e.g. a rank
+      without boxes would halve the gradient of the others. The logged ``loss`` of a rank is its
+      weighted share; the mean over ranks is the global value.
 
     Not ported: the reference's online linear classifier (a monitor that needs labels).
 
@@ -129,6 +136,18 @@ class SCRL(BaseSelfSupervisor):
         t1, t2 = target.chunk(2)
         return 2 * self.head.loss(online, torch.cat([t2, t1]))
 
+    @staticmethod
+    def _global_box_weight(num_boxes: int, device: torch.device) -> Optional[Tensor]:
+        """``num_boxes / mean over ranks of num_boxes`` under DDP (0 if no rank has a box), else None."""
+        if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+            return None
+        total = torch.tensor([float(num_boxes)], device=device)
+        dist.all_reduce(total)  # every rank calls loss() once per step: the collective stays in step
+        mean_per_rank = total[0] / dist.get_world_size()
+        if mean_per_rank <= 0:
+            return torch.zeros((), device=device)
+        return float(num_boxes) / mean_per_rank
+
     def loss(self, inputs: List[Tensor], data_samples: List[DataSample],
              **kwargs) -> Dict[str, Tensor]:
         """Compute the SCRL loss of a batch of two views.
@@ -165,6 +184,9 @@ class SCRL(BaseSelfSupervisor):
             # hang, (b) SyncBN layers run the same collectives on every rank, and (c) no BN sees
             # an empty batch (NaN statistics). The batch then changes nothing but BN buffers.
             loss = loss * 0.
+        weight = self._global_box_weight(boxes.num_boxes, loss.device)
+        if weight is not None:
+            loss = loss * weight
 
         device = loss.device
         extras = dict(num_boxes=torch.tensor(float(boxes.num_boxes), device=device),

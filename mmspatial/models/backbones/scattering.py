@@ -4,22 +4,24 @@ ScatSimCLR (Kinakh et al., https://arxiv.org/abs/2108.13939) feeds ``Scattering2
 max_order=2)`` of every RGB channel to its adapter (reference: ``src/models/scatnet_simclr.py`` of
 vkinakh/scatsimclr). kymatio's torch frontend loops over all 1 + JL + L^2 J(J-1)/2 paths in Python, with
 a complex FFT of real data and ~10 small tensor ops per path. This module computes the same quantity
-with a handful of large ops:
+(relative error ~2e-7 in float32) with a handful of large ops:
 
 * the Morlet/Gabor filter bank is rebuilt here in float64 with vectorised numpy (same formulas as
-  ``kymatio.scattering2d.filter_bank``, which is only needed by the tests), so kymatio is not a
-  runtime dependency and construction at 96 px takes milliseconds rather than Python-loop seconds;
-* one FFT per input map; all orientations of a scale are multiplied and Fourier-periodised
-  (= spatially sub-sampled) in one broadcast op, one batched inverse FFT and modulus follow;
+  ``kymatio.scattering2d.filter_bank``, which only the tests use), so kymatio is not a runtime
+  dependency;
+* one FFT per input map; for each scale, all orientations are multiplied and Fourier-periodised
+  (= spatially sub-sampled) in one ``bmm`` over frequencies, then one batched inverse FFT and modulus;
 * the low-pass ``phi`` is a separable Gaussian, so "multiply by phi, periodise, inverse FFT, take the
-  real part, unpad" is a fixed linear map ``U -> Re(A U B^T)``: two matrix products instead of a forward
-  and an inverse FFT per path (kymatio's high-frequency mask makes ``A`` slightly complex, kept exactly).
+  real part, unpad" is a fixed real linear map ``U -> A U B^T``: two small matrix products instead of a
+  forward and an inverse FFT per path. This removes more than half of kymatio's FFT work; the remaining
+  cost is mostly the unavoidable inverse FFT of every second-order path.
 
-The loops that remain run over scales (J, J(J-1)/2 iterations), never over channels or orientations.
-All filters are buffers (moved by ``.to()``, broadcast by DDP, stored in checkpoints), not parameters.
+The loops that remain run over scales (J, J(J-1)/2 iterations) and, on CPU, over cache-sized chunks of
+the batch, never over channels or orientations. Filters are buffers (moved by ``.to()``, broadcast by
+DDP, stored in checkpoints), not parameters. Speed: ``benchmarks/bench_scattering.py``.
 """
 import math
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, Optional, Sequence
 
 import numpy as np
 import torch
@@ -100,8 +102,12 @@ def morlet_filter_bank(M: int, N: int, J: int, L: int) -> Dict[str, np.ndarray]:
 
 
 def _lowpass_operator(phi: np.ndarray, res: int, J: int) -> np.ndarray:
-    """Complex matrix of "multiply by phi (at resolution res), periodise to resolution J, inverse FFT,
-    crop 1 px" acting on one axis of a real signal of length ``len(phi) / 2^res``."""
+    """Matrix of "multiply by phi (at resolution res), periodise to resolution J, inverse FFT, crop 1 px"
+    acting on one axis of a real signal of length ``len(phi) / 2^res``.
+
+    It is real: the periodised, band-masked Gaussian stays even modulo the signal length (the padded
+    sizes are multiples of 2^J), so the complex part is rounding noise; checked here.
+    """
     n = phi.shape[0] // 2 ** res
     n_out = phi.shape[0] // 2 ** J
     k = n // n_out
@@ -109,7 +115,10 @@ def _lowpass_operator(phi: np.ndarray, res: int, J: int) -> np.ndarray:
     fwd = np.exp(-2j * np.pi * np.outer(np.arange(n), np.arange(n)) / n)      # DFT (n x n)
     fold = np.tile(np.eye(n_out), (1, k)) / k                                 # mean-periodisation
     inv = np.exp(2j * np.pi * np.outer(np.arange(n_out), np.arange(n_out)) / n_out) / n_out
-    return (inv @ fold @ (phi_res[:, None] * fwd))[1:-1]                      # kymatio's unpad
+    op = (inv @ fold @ (phi_res[:, None] * fwd))[1:-1]                        # kymatio's unpad
+    if np.abs(op.imag).max() > 1e-9 * np.abs(op.real).max():
+        raise ValueError('the low-pass operator is unexpectedly complex')
+    return op.real
 
 
 def _reflect_index(n: int, before: int, after: int) -> np.ndarray:
@@ -122,13 +131,27 @@ def _reflect_index(n: int, before: int, after: int) -> np.ndarray:
     return np.pad(np.arange(n), (before, after), mode='reflect')
 
 
+def _fft2_real(x: torch.Tensor) -> torch.Tensor:
+    """Full 2-D spectrum of real maps (..., P, Q) from ``rfft2`` and Hermitian symmetry (about 2x
+    cheaper on CPU than ``fft2`` of real input)."""
+    P, Q = x.shape[-2:]
+    half = torch.fft.rfft2(x)
+    if Q // 2 + 1 == Q:
+        return half
+    rows = (-torch.arange(P, device=x.device)) % P
+    cols = Q - torch.arange(Q // 2 + 1, Q, device=x.device)
+    return torch.cat([half, half.index_select(-2, rows).index_select(-1, cols).conj()], dim=-1)
+
+
 def _modulus(z: torch.Tensor) -> torch.Tensor:
-    """|z|. ``hypot`` on the real view is ~1.6x faster than complex ``abs`` on CPU, but its gradient is
-    NaN at 0, so ``abs`` (sub-gradient 0 at 0, like kymatio's ``ModulusStable``) is used under autograd."""
+    """|z| = sqrt(re^2 + im^2), as kymatio. On the real view this is ~2x faster than complex ``abs`` or
+    ``hypot`` on CPU; its gradient is NaN at 0, so ``abs`` (sub-gradient 0 at 0, like kymatio's
+    ``ModulusStable``) is used when autograd needs it."""
     if torch.is_grad_enabled() and z.requires_grad:
         return z.abs()
     zr = torch.view_as_real(z)
-    return torch.hypot(zr[..., 0], zr[..., 1])
+    re, im = zr[..., 0], zr[..., 1]
+    return torch.addcmul(re * re, im, im).sqrt_()
 
 
 @MODELS.register_module()
@@ -185,48 +208,52 @@ class FastScattering2D(nn.Module):
             for j2 in range(j1 + 1, J):
                 psi = periodize_filter(bank['psi'][j2], j1)
                 self.register_buffer(f'psi2_{j1}_{j2}', f32(self._fold_layout(psi, 2 ** (j2 - j1))))
-        # low-pass at every resolution: S = Re(A U B^T) = Br (Ar U) - Bi (Ai U) along (rows, cols).
+        # low-pass at every resolution: S = A U B^T with real A (H' x P_j), B (W' x Q_j)
         for j in range(J):
-            a = _lowpass_operator(bank['phi_rows'], j, J)
-            b = _lowpass_operator(bank['phi_cols'], j, J)
-            self.register_buffer(f'lp_rows_{j}', f32(np.concatenate([a.real, a.imag], axis=0)))
-            self.register_buffer(f'lp_cols_{j}', f32(np.concatenate([b.real, -b.imag], axis=1)))
+            self.register_buffer(f'lp_rows_{j}', f32(_lowpass_operator(bank['phi_rows'], j, J)))
+            self.register_buffer(f'lp_cols_{j}', f32(_lowpass_operator(bank['phi_cols'], j, J)))
 
     @staticmethod
     def _fold_layout(psi: np.ndarray, k: int) -> np.ndarray:
-        """Filters (m, P, Q) -> per-frequency matrices (P/k * Q/k, 2 k^2, 2 m) for :meth:`_filter_fold`.
-
-        Row (a, c, z'), column (m, z) holds psi[m, a P/k + p, c Q/k + q] / k^2 if z == z' (real filter
-        times complex spectrum, real and imaginary parts kept interleaved). 1/k^2: kymatio's mean.
-        """
+        """Filters (m, P, Q) -> (P/k * Q/k, m, k^2): for every output frequency, the filter values of its
+        k^2 aliases, divided by k^2 (kymatio's mean-periodisation)."""
         m, P, Q = psi.shape
         Pk, Qk = P // k, Q // k
-        w = psi.reshape(m, k, Pk, k, Qk).transpose(2, 4, 1, 3, 0).reshape(Pk * Qk, k * k, m) / (k * k)
-        return np.einsum('fam,zy->fazmy', w, np.eye(2)).reshape(Pk * Qk, 2 * k * k, 2 * m)
+        return psi.reshape(m, k, Pk, k, Qk).transpose(2, 4, 0, 1, 3).reshape(Pk * Qk, m, k * k) / (k * k)
 
     @staticmethod
     def _filter_fold(spec: torch.Tensor, psi: torch.Tensor) -> torch.Tensor:
-        """Spectra (P, Q, n) times every filter (m) of ``psi``, periodised by k: -> (P/k, Q/k, n, m).
+        """Spectra (n, P, Q) times each of the m real filters, periodised by k: -> (P/k, Q/k, m, n).
 
-        Periodising a product in Fourier = sub-sampling the convolution in space by k. For every output
-        frequency this is a (n, 2k^2) x (2k^2, 2m) matrix product, i.e. one ``bmm``.
+        Periodising a product in Fourier = sub-sampling the convolution in space by k. Per output
+        frequency this is (m, k^2) x (k^2, n) with the real and imaginary parts of the spectra as
+        2n real columns: one ``bmm`` over frequencies (a broadcast product when k = 1).
         """
-        P, Q, n = spec.shape
-        k = int(round(math.sqrt(psi.shape[1] // 2)))
-        spec = spec.reshape(k, P // k, k, Q // k, n).permute(1, 3, 4, 0, 2)   # (P/k, Q/k, n, k, k)
-        spec = torch.view_as_real(spec.contiguous()).reshape(-1, n, psi.shape[1])
-        out = torch.bmm(spec, psi).reshape(P // k, Q // k, n, -1, 2)
-        return torch.view_as_complex(out)
+        n, P, Q = spec.shape
+        m, kk = psi.shape[1:]
+        k = int(round(math.sqrt(kk)))
+        Pk, Qk = P // k, Q // k
+        spec = spec.reshape(n, k, Pk, k, Qk).permute(2, 4, 1, 3, 0).contiguous()   # (P/k, Q/k, k, k, n)
+        spec = torch.view_as_real(spec).reshape(Pk * Qk, kk, 2 * n)
+        out = psi * spec if k == 1 else torch.bmm(psi, spec)                      # (P/k Q/k, m, 2n)
+        return torch.view_as_complex(out.reshape(Pk, Qk, m, n, 2))
 
     def _buffer(self, name: str, dtype: torch.dtype) -> torch.Tensor:
         return getattr(self, name).to(dtype)
 
-    def _lowpass(self, u: torch.Tensor, j: int) -> torch.Tensor:
-        """phi-filter, sub-sample to resolution J and crop: real (P_j, Q_j, n) -> (H', W', n)."""
+    def _lowpass(self, u: torch.Tensor, j: int, batch_last: bool = False) -> torch.Tensor:
+        """phi-filter, sub-sample to resolution J and crop real maps: A U B^T, (..., P_j, Q_j) ->
+        (..., H', W'), or (P_j, Q_j, ...) -> (H', W', ...) if ``batch_last``."""
         rows, cols = self._buffer(f'lp_rows_{j}', u.dtype), self._buffer(f'lp_cols_{j}', u.dtype)
-        P, Q, n = u.shape
-        t = (rows @ u.reshape(P, Q * n)).reshape(2, -1, Q, n)                # [Ar; Ai] U: (2, H', Q, n)
-        return cols[:, :Q] @ t[0] + cols[:, Q:] @ t[1]                      # (H', W', n)
+        (h, P), (w, Q) = rows.shape, cols.shape
+        if batch_last:
+            batch = u.shape[2:]
+            t = (rows @ u.reshape(P, -1)).reshape(h, Q, -1)                 # A U: (H', Q, n)
+            return (cols @ t).reshape(h, w, *batch)                          # B (A U) per row
+        batch = u.shape[:-2]
+        t = (u.reshape(-1, Q) @ cols.t()).reshape(-1, P, w)                # U B^T: (n, P, W')
+        t = t.transpose(1, 2).reshape(-1, P) @ rows.t()                     # (n W', H')
+        return t.reshape(*batch, w, h).transpose(-1, -2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if tuple(x.shape[-2:]) != self.shape:
@@ -247,35 +274,35 @@ class FastScattering2D(nn.Module):
             out = out.flatten(-4, -3)
         return out
 
-    def _wavelet_modulus(self, spec: torch.Tensor, name: str) -> torch.Tensor:
-        """|x * psi| for every filter of buffer ``name``, sub-sampled: spectra (P, Q, n) -> (P', Q', n, m)."""
-        return _modulus(torch.fft.ifft2(self._filter_fold(spec, self._buffer(name, spec.real.dtype)),
-                                        dim=(0, 1)))
+    def _wavelet_modulus(self, spec: torch.Tensor, name: str, batch_last: bool) -> torch.Tensor:
+        """|x * psi| for every filter of buffer ``name``, sub-sampled. Spectra (n, P, Q) ->
+        (m, n, P', Q'), or (P', Q', m, n) if ``batch_last``: on CPU, FFTs over the leading axes beat a
+        transpose for many maps (second order), contiguous last axes win for few (first order)."""
+        z = self._filter_fold(spec, self._buffer(name, spec.real.dtype))
+        if batch_last:
+            return _modulus(torch.fft.ifft2(z, dim=(0, 1)))
+        return _modulus(torch.fft.ifft2(z.permute(2, 3, 0, 1).contiguous()))
 
     def _scatter(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, H, W) real -> (B, K, H', W').
-
-        Maps are stored space/frequency-major, (P, Q, batch...), so that the FFTs, the filter products
-        and the low-pass are each one large batched call with the batch contiguous.
-        """
+        """(B, H, W) real -> (B, K, H', W')."""
         J, L, B = self.J, self.L, x.shape[0]
-        x = x.index_select(-2, self.pad_rows).index_select(-1, self.pad_cols).permute(1, 2, 0).contiguous()
-        spec = torch.fft.fft2(x, dim=(0, 1))                    # (P, Q, B): the one FFT per input map
-        order0 = self._lowpass(x, 0).unsqueeze(-1)              # (H', W', B, 1)
-        order1, order2 = [], []
+        h, w = self.out_shape
+        x = x.index_select(-2, self.pad_rows).index_select(-1, self.pad_cols)   # (B, P, Q)
+        spec = _fft2_real(x)                                    # the one FFT per input map
+        parts = [self._lowpass(x, 0).reshape(1, B, h, w)]       # order 0
+        order2 = []
         for j1 in range(J):
-            u1 = self._wavelet_modulus(spec, f'psi1_{j1}').flatten(2)             # (P1, Q1, B*L)
-            order1.append(self._lowpass(u1, j1).reshape(*self.out_shape, B, L))
+            u1 = self._wavelet_modulus(spec, f'psi1_{j1}', False)  # (L, B, P1, Q1)
+            parts.append(self._lowpass(u1, j1))                  # order 1, theta1-major
             if j1 == J - 1:
                 continue
-            u1_spec = torch.fft.fft2(u1, dim=(0, 1))
-            per_j2 = []
-            for j2 in range(j1 + 1, J):
-                u2 = self._wavelet_modulus(u1_spec, f'psi2_{j1}_{j2}').flatten(2)  # (P2, Q2, B*L*L)
-                per_j2.append(self._lowpass(u2, j2).reshape(*self.out_shape, B, L, L))
-            # kymatio's order: theta1 outer, then (j2, theta2)
-            order2.append(torch.cat(per_j2, dim=-1).flatten(-2))
-        return torch.cat([order0] + order1 + order2, dim=-1).permute(2, 3, 0, 1).contiguous()
+            u1_spec = _fft2_real(u1.flatten(0, 1))               # (L*B, P1, Q1)
+            # (theta2, theta1, b) maps, one tensor per j2 > j1; kymatio's order: theta1, j2, theta2
+            s2 = torch.stack([self._lowpass(self._wavelet_modulus(u1_spec, f'psi2_{j1}_{j2}', True), j2,
+                                            batch_last=True)
+                              for j2 in range(j1 + 1, J)]).reshape(J - 1 - j1, h, w, L, L, B)
+            order2.append(s2.permute(4, 0, 3, 5, 1, 2).reshape(-1, B, h, w))
+        return torch.cat(parts + order2).transpose(0, 1).contiguous()
 
     def extra_repr(self) -> str:
         return f'shape={self.shape}, J={self.J}, L={self.L}, paths={self.num_paths}'

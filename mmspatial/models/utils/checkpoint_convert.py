@@ -317,6 +317,21 @@ def detectron2_checkpoint(state: Mapping[str, Tensor], source: str = 'checkpoint
 VIT_LAYOUTS = ('mmpretrain', 'mmseg')
 
 
+def drop_cls_token(state: Mapping[str, Tensor]) -> StateDict:
+    """Remove a ViT's class token and its ``pos_embed`` row (no-op without class token).
+
+    For ViTs used without class token downstream (the transfer configs): mmpretrain's
+    ``VisionTransformer`` drops the extra ``pos_embed`` row itself only when no resizing is needed, so a
+    DINO checkpoint (224 px, class token) into the 512 px segmentation ViT needs this.
+    """
+    if 'cls_token' not in state:
+        return OrderedDict(state)
+    out = OrderedDict((k, v) for k, v in state.items() if k != 'cls_token')
+    if 'pos_embed' in out:
+        out['pos_embed'] = out['pos_embed'][:, 1:]
+    return out
+
+
 def to_layout(state: Mapping[str, Tensor], vit_layout: str = 'mmpretrain') -> Tuple[StateDict, str]:
     """Put a backbone state dict into the downstream layout; returns it and the detected arch."""
     if vit_layout not in VIT_LAYOUTS:
@@ -352,13 +367,19 @@ def load_checkpoint_file(path: str) -> dict:
 
 def extract_backbone_checkpoint(checkpoint: Mapping, branch: str = 'online',
                                 prefix: Optional[str] = None, vit_layout: str = 'mmpretrain',
-                                source: str = 'checkpoint') -> dict:
+                                no_cls_token: bool = False, source: str = 'checkpoint') -> dict:
     """``{'state_dict', 'meta'}`` with the backbone in downstream keys (see :func:`to_layout`).
 
+    ``no_cls_token`` removes a ViT's class token (:func:`drop_cls_token`; mmpretrain layout only).
     ``meta['mmspatial']`` records the source file, branch, prefix, architecture and layout.
     """
     state, used_prefix = backbone_state_dict(checkpoint, branch, prefix, source)
     state, arch = to_layout(state, vit_layout)
+    if no_cls_token:
+        if arch != 'vit' or vit_layout != 'mmpretrain':
+            raise ValueError('no_cls_token applies to ViTs in the mmpretrain layout (mmseg\'s ViT '
+                             f'always has a class token); got {arch} / {vit_layout}')
+        state = drop_cls_token(state)
     meta = {k: v for k, v in dict(checkpoint.get('meta') or {}).items() if k in _META_KEEP}
     meta['mmspatial'] = dict(source=source, branch=branch if prefix is None else None,
                              prefix=used_prefix, arch=arch,

@@ -1,0 +1,133 @@
+"""FastScattering2D vs kymatio's torch frontend, and a ScatSimCLR step vs a SimCLR-ResNet18 step.
+
+1. The same batch of RGB images through ``kymatio.torch.Scattering2D(J=2, L=16, max_order=2)`` (what
+   the ScatSimCLR reference runs) and through mmspatial's ``FastScattering2D``; outputs are compared
+   (relative error) and the calls interleaved so that load from other processes hits both alike. The
+   median of ``--repeats`` timed calls is reported, then kymatio / ours (target >= 3).
+2. One training step (forward, backward, Adam) of ScatSimCLR-8 and of the reference's SimCLR baseline
+   (ResNet-18 + 512-512-128 projection) on the same two views, same loss; ratio ScatSimCLR / SimCLR.
+
+    python benchmarks/bench_scattering.py                      # CPU, 32 px (CIFAR) and 96 px (STL-10)
+    python benchmarks/bench_scattering.py --threads 1             # single-thread ratios
+    python benchmarks/bench_scattering.py --device cuda --batch-size 256
+
+Ratios measured in one process are what to compare across machines; absolute times depend on load.
+"""
+import argparse
+import statistics
+import time
+from typing import Callable, Dict, List
+
+import torch
+from mmpretrain.registry import MODELS
+
+import mmspatial  # noqa: F401
+from mmspatial.models.backbones.scattering import FastScattering2D
+
+
+def interleaved_medians(fns: Dict[str, Callable[[], object]], repeats: int, warmup: int = 1,
+                        device: str = 'cpu') -> Dict[str, float]:
+    """Median seconds per call of every function, calls interleaved round-robin."""
+    times: Dict[str, List[float]] = {k: [] for k in fns}
+    for i in range(warmup + repeats):
+        for name, fn in fns.items():
+            if device == 'cuda':
+                torch.cuda.synchronize()
+            start = time.perf_counter()
+            fn()
+            if device == 'cuda':
+                torch.cuda.synchronize()
+            if i >= warmup:
+                times[name].append(time.perf_counter() - start)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def bench_scattering(size: int, batch: int, repeats: int, device: str) -> dict:
+    from kymatio.torch import Scattering2D
+    torch.manual_seed(0)
+    x = torch.randn(batch, 3, size, size, device=device)
+    start = time.perf_counter()
+    kymatio = Scattering2D(J=2, shape=(size, size), L=16, max_order=2).to(device)
+    build_kymatio = time.perf_counter() - start
+    start = time.perf_counter()
+    ours = FastScattering2D((size, size), J=2, L=16, flatten=False).to(device)
+    build_ours = time.perf_counter() - start
+    with torch.no_grad():
+        ref, out = kymatio(x), ours(x)
+        err = float((out - ref).norm() / ref.norm())
+        t = interleaved_medians(dict(kymatio=lambda: kymatio(x), ours=lambda: ours(x)), repeats,
+                                device=device)
+    return dict(size=size, batch=batch, kymatio_s=t['kymatio'], ours_s=t['ours'],
+                speedup=t['kymatio'] / t['ours'], rel_error=err, build_kymatio_s=build_kymatio,
+                build_ours_s=build_ours)
+
+
+def model_cfg(kind: str, size: int) -> dict:
+    """Config of ``'scatsimclr<depth>'`` (e.g. ``'scatsimclr8'``) or ``'simclr_resnet18'``."""
+    if kind.startswith('scatsimclr'):
+        depth = int(kind[len('scatsimclr'):])
+        backbone = dict(type='ScatNet', depth=depth, input_size=(size, size))
+        neck = dict(type='MoCoV2Neck', in_channels=2048, hid_channels=2048, out_channels=128,
+                    with_avg_pool=False)
+    else:  # the reference's ResNetSimCLR
+        backbone = dict(type='ResNet', depth=18, zero_init_residual=False)
+        neck = dict(type='MoCoV2Neck', in_channels=512, hid_channels=512, out_channels=128)
+    return dict(type='ScatSimCLR', backbone=backbone, neck=neck,
+                loss=dict(type='NTXentLoss', temperature=0.5))
+
+
+def build_model(kind: str, size: int, device: str) -> torch.nn.Module:
+    return MODELS.build(model_cfg(kind, size)).to(device).train()
+
+
+def bench_step(size: int, batch: int, repeats: int, device: str) -> dict:
+    torch.manual_seed(0)
+    views = [torch.randn(batch, 3, size, size, device=device) for _ in range(2)]
+    steps = {}
+    for kind in ('scatsimclr8', 'simclr_resnet18'):
+        model = build_model(kind, size, device)
+        optim = torch.optim.Adam(model.parameters(), lr=3e-4, weight_decay=1e-5)
+
+        def step(model=model, optim=optim):
+            optim.zero_grad()
+            sum(model.loss(views, None).values()).backward()
+            optim.step()
+        steps[kind] = step
+    t = interleaved_medians(steps, repeats, device=device)
+    return dict(size=size, batch=batch, scatsimclr8_s=t['scatsimclr8'],
+                simclr_resnet18_s=t['simclr_resnet18'],
+                ratio=t['scatsimclr8'] / t['simclr_resnet18'])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--device', default='cpu')
+    parser.add_argument('--batch-size', type=int, default=64, help='images per scattering call at 32 px')
+    parser.add_argument('--batch-size-96', type=int, default=16, help='images per scattering call at 96 px')
+    parser.add_argument('--step-batch-size', type=int, default=64, help='images per view in the step')
+    parser.add_argument('--repeats', type=int, default=5)
+    parser.add_argument('--skip-step', action='store_true')
+    parser.add_argument('--threads', type=int, help='torch CPU threads (default: torch default)')
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    print(f'torch {torch.__version__}, {torch.get_num_threads()} threads, device {args.device}\n')
+    print('| input | batch | kymatio (s) | ours (s) | kymatio / ours | rel. error | '
+          'build kymatio / ours (s) |')
+    print('|---|---|---|---|---|---|---|')
+    for size, batch in ((32, args.batch_size), (96, args.batch_size_96)):
+        r = bench_scattering(size, batch, args.repeats, args.device)
+        print(f"| 3x{size}x{size} | {batch} | {r['kymatio_s']:.3f} | {r['ours_s']:.3f} | "
+              f"{r['speedup']:.1f}x | {r['rel_error']:.1e} | "
+              f"{r['build_kymatio_s']:.2f} / {r['build_ours_s']:.2f} |")
+    if args.skip_step:
+        return
+    print('\n| step (fwd+bwd+Adam), 2 views | batch | ScatSimCLR-8 (s) | SimCLR ResNet-18 (s) | ratio |')
+    print('|---|---|---|---|---|')
+    r = bench_step(32, args.step_batch_size, args.repeats, args.device)
+    print(f"| 32 px | {r['batch']} | {r['scatsimclr8_s']:.3f} | {r['simclr_resnet18_s']:.3f} | "
+          f"{r['ratio']:.2f} |")
+
+
+if __name__ == '__main__':
+    main()

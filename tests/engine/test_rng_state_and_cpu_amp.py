@@ -1,0 +1,63 @@
+"""RNGStateHook pieces and CPU bfloat16 AMP (the end-to-end checks are in tests/distributed/)."""
+import random
+
+import numpy as np
+import pytest
+import torch
+from mmengine.optim import AmpOptimWrapper
+from mmengine.runner import Runner
+
+from mmspatial.engine.cpu_amp import accelerator_available
+from mmspatial.engine.hooks.rng_state_hook import _RestoreAfterSkip, get_rng_state, set_rng_state
+from reliability_utils import toy_runner_cfg
+
+
+def _draw():
+    return random.random(), float(np.random.rand()), float(torch.rand(1))
+
+
+def test_get_set_rng_state_round_trip():
+    state = get_rng_state()
+    first = _draw()
+    set_rng_state(state)
+    assert _draw() == first
+
+
+def test_restore_after_skip_restores_right_before_the_first_new_batch():
+    state = get_rng_state()
+    expected = _draw()
+    inner = iter(range(10))
+    wrapped = _RestoreAfterSkip(inner, n_skip=3, state=state)
+    assert [next(wrapped) for _ in range(3)] == [0, 1, 2]
+    _draw()  # the skipped batches' augmentations advance the generators...
+    assert next(wrapped) == 3
+    assert _draw() == expected  # ...and the state is back before batch 3 is loaded
+
+
+@pytest.mark.slow
+def test_checkpoint_holds_rng_state_and_load_from_does_not_restore_it(tmp_path):
+    runner = Runner(**toy_runner_cfg(tmp_path, max_iters=2, ckpt_interval=2,
+                                     custom_hooks=[dict(type='RNGStateHook')]))
+    runner.train()
+    ckpt = torch.load(tmp_path / 'iter_2.pth', weights_only=False)
+    assert len(ckpt['rng_state']) == 1 and set(ckpt['rng_state'][0]) >= {'python', 'numpy', 'torch'}
+    runner = Runner(**toy_runner_cfg(tmp_path / 'ft', max_iters=2, load_from=str(tmp_path / 'iter_2.pth'),
+                                     custom_hooks=[dict(type='RNGStateHook')]))
+    runner.load_or_resume()
+    hook = next(h for h in runner.hooks if type(h).__name__ == 'RNGStateHook')
+    assert hook._restore is None  # fine-tuning from a checkpoint keeps the fresh seed
+
+
+@pytest.mark.skipif(accelerator_available(), reason='CPU-only behaviour')
+def test_amp_optim_wrapper_on_cpu_uses_bfloat16():
+    model = torch.nn.Linear(4, 2)
+    wrapper = AmpOptimWrapper(optimizer=torch.optim.SGD(model.parameters(), lr=0.1), loss_scale='dynamic',
+                              dtype='bfloat16')
+    with wrapper.optim_context(model):
+        out = model(torch.randn(3, 4))
+    assert out.dtype == torch.bfloat16
+    before = model.weight.detach().clone()
+    wrapper.update_params(out.float().pow(2).mean())
+    assert not torch.equal(before, model.weight)
+    with pytest.raises(ValueError, match='bfloat16 only'):
+        AmpOptimWrapper(optimizer=torch.optim.SGD(model.parameters(), lr=0.1), dtype='float16')
