@@ -93,8 +93,10 @@ NOTES: List[str] = []
 class Profile:
     """Sizes, batches and step counts of one run (see :func:`make_profile`)."""
     mode: str
-    cnn_size: int                      # ResNet views (BYOL / SCRL), px
+    cnn_size: int                      # ResNet-18 views (BYOL / SCRL), px
     cnn_batch: int
+    r50_size: int                      # ResNet-50 views, px
+    r50_batch: int
     vit_patch: int
     vit_global: int                    # DINO / SelfPatch global crops, px
     vit_local: int                     # local crops, px
@@ -114,10 +116,10 @@ class Profile:
     scattering: bool                   # FastScattering2D vs kymatio
     profile_misses: bool
 
-    @property
-    def sp_cnn(self) -> int:
+    @staticmethod
+    def sp_for(size: int) -> int:
         """SP view size for a CNN host: DINO's local/global ratio (96 / 224), rounded to 8 px."""
-        return max(16, int(round(self.cnn_size * 96 / 224 / 8)) * 8)
+        return max(16, int(round(size * 96 / 224 / 8)) * 8)
 
     def vit_local_for(self, global_size: int) -> int:
         """Local-crop size keeping this profile's local/global ratio, a multiple of the patch."""
@@ -129,30 +131,31 @@ def make_profile(device: str, quick: bool, smoke: bool) -> Profile:
     """Default settings: small on CPU (2-core budget of < 10 min), reference sizes on CUDA."""
     cuda = device.startswith('cuda')
     if smoke:
-        return Profile(mode='smoke', cnn_size=32, cnn_batch=2, vit_patch=8, vit_global=32, vit_local=16,
+        return Profile(mode='smoke', cnn_size=32, cnn_batch=2, r50_size=32, r50_batch=2, vit_patch=8, vit_global=32, vit_local=16,
                        vit_locals=2, vit_batch={'tiny': 2, 'small': 2}, scat_size=32, scat_batch=4,
                        steps=2, warmup=0, data_steps=2, data_workers=2, sweep_steps=1,
                        groups=('resnet18', ), sweeps={'batch': (2, 4)}, sweep_vit_batch=2,
                        matmul_n=256, scattering=False, profile_misses=False)
     if cuda:
-        p = Profile(mode='default', cnn_size=224, cnn_batch=64, vit_patch=16, vit_global=224, vit_local=96,
+        p = Profile(mode='default', cnn_size=224, cnn_batch=64, r50_size=224, r50_batch=64, vit_patch=16, vit_global=224, vit_local=96,
                     vit_locals=8, vit_batch={'tiny': 64, 'small': 64}, scat_size=96, scat_batch=128,
                     steps=20, warmup=5, data_steps=10, data_workers=2, sweep_steps=10,
                     groups=('resnet18', 'resnet50', 'vit-tiny', 'vit-small', 'scatnet'),
-                    sweeps={'batch': (32, 64, 128), 'boxes': (1, 5, 10, 20), 'local_crops': (2, 4, 6, 8, 10),
+                    sweeps={'batch': (32, 64, 128), 'boxes': (1, 5, 10, 20), 'local_crops': (2, 6, 10),
                             'cnn_size': (128, 160, 224), 'vit_size': (128, 160, 224)},
                     sweep_vit_batch=32, matmul_n=8192, scattering=True, profile_misses=True)
     else:
-        p = Profile(mode='default', cnn_size=96, cnn_batch=8, vit_patch=8, vit_global=64, vit_local=32,
-                    vit_locals=2, vit_batch={'tiny': 8, 'small': 4}, scat_size=32, scat_batch=32,
-                    steps=10, warmup=2, data_steps=6, data_workers=2, sweep_steps=5,
-                    groups=('resnet18', 'resnet50', 'vit-tiny', 'vit-small', 'scatnet'),
-                    sweeps={'batch': (4, 8, 16), 'boxes': (1, 5, 10, 20), 'local_crops': (0, 2, 4, 6),
+        # 2 shared cores: small batches, ResNet-50 at 64 px, ViT-S at batch 2 (see the report).
+        p = Profile(mode='default', cnn_size=96, cnn_batch=4, r50_size=64, r50_batch=4, vit_patch=8,
+                    vit_global=64, vit_local=32, vit_locals=2, vit_batch={'tiny': 4, 'small': 2},
+                    scat_size=32, scat_batch=16, steps=10, warmup=1, data_steps=4, data_workers=2,
+                    sweep_steps=4, groups=('resnet18', 'resnet50', 'vit-tiny', 'vit-small', 'scatnet'),
+                    sweeps={'batch': (2, 4, 8), 'boxes': (1, 5, 10, 20), 'local_crops': (2, 4, 6),
                             'cnn_size': (64, 96, 128), 'vit_size': (48, 64, 96)},
-                    sweep_vit_batch=4, matmul_n=1536, scattering=True, profile_misses=True)
+                    sweep_vit_batch=2, matmul_n=1536, scattering=True, profile_misses=True)
     if quick:
         p.mode = 'quick'
-        p.steps, p.warmup, p.data_steps, p.sweep_steps = 6, 1, 4, 3
+        p.steps, p.warmup, p.data_steps, p.sweep_steps = 6, 1, 3, 3
         p.groups = ('resnet18', 'vit-tiny', 'scatnet')
         p.sweeps = {k: v[:3] for k, v in p.sweeps.items()}
         p.scattering = False
@@ -199,8 +202,12 @@ def machine_info(device: str) -> Dict[str, Any]:
     return info
 
 
-def matmul_throughput(n: int, device: str, repeats: int = 5) -> Dict[str, float]:
-    """Dense fp32 ``torch.mm`` of two ``n x n`` matrices: median GFLOP/s over ``repeats`` calls."""
+def matmul_throughput(n: int, device: str, repeats: int = 7) -> Dict[str, float]:
+    """Dense fp32 ``torch.mm`` of two ``n x n`` matrices: GFLOP/s of the fastest of ``repeats`` calls.
+
+    The fastest call, not the median: this is the machine's attainable peak, the denominator of the
+    utilisation, and on a shared machine the slower calls measure the other users' load.
+    """
     gen = torch.Generator().manual_seed(0)
     a = torch.randn(n, n, generator=gen).to(device)
     b = torch.randn(n, n, generator=gen).to(device)
@@ -212,8 +219,9 @@ def matmul_throughput(n: int, device: str, repeats: int = 5) -> Dict[str, float]
         torch.mm(a, b)
         sync(device)
         times.append(time.perf_counter() - start)
-    sec = statistics.median(times)
-    return dict(n=n, dtype='float32', seconds=sec, gflops_per_s=2 * n**3 / sec / 1e9)
+    sec = min(times)
+    return dict(n=n, dtype='float32', seconds=sec, median_seconds=statistics.median(times),
+                gflops_per_s=2 * n**3 / sec / 1e9)
 
 
 def rss_bytes() -> int:
@@ -445,29 +453,56 @@ class Group:
     cases: List[Case]
 
 
+def config_heads(config: str, keys: Sequence[str]) -> Dict[str, dict]:
+    """The ``model.<key>`` dicts of a config (its heads), for the backbone that config ships with."""
+    from mmengine.config import Config
+    model = Config.fromfile(osp.join(ROOT, config)).model
+    return {k: copy.deepcopy(model[k].to_dict()) for k in keys if k in model}
+
+
+def with_bn1d(cfg: dict) -> dict:
+    """BN1d instead of the configs' SyncBN in the BYOL/SCRL heads (one process, no process group)."""
+    cfg['neck']['norm_cfg'] = dict(type='BN1d')
+    cfg['head']['predictor']['norm_cfg'] = dict(type='BN1d')
+    return cfg
+
+
 def make_groups(p: Profile) -> List[Group]:
-    """The default set: every algorithm on its backbones, with its base in the same group."""
+    """The default set: every algorithm on its backbones, with its base in the same group.
+
+    Heads are those of the config each backbone ships in: the demo configs' lighter heads for ResNet-18
+    and ViT-tiny (``configs/{byol,scrl}/*_r18_demo.py``, ``configs/{dino,selfpatch}/*tiny-p8_demo.py``),
+    the reference heads (``bench_scrl`` / ``bench_selfpatch``) for ResNet-50 and ViT-S.
+    """
     pre_scenes = data_preprocessor_of('configs/sp/byol_sp_r18_demo.py')
     pre_cifar = data_preprocessor_of(DATA_CONFIGS['ScatSimCLR'])
     groups = []
-    cnn_sizes = dict(view=p.cnn_size, sp=p.sp_cnn)
     for depth in (18, 50):
         if f'resnet{depth}' not in p.groups:
             continue
+        size, batch_size = (p.cnn_size, p.cnn_batch) if depth == 18 else (p.r50_size, p.r50_batch)
+        sp_size = p.sp_for(size)
+        min_box = max(8, round(32 * size / 224 / 8) * 8)
         byol = dict(bench_scrl.model_cfg('BYOL', depth), data_preprocessor=pre_scenes)
         scrl = dict(bench_scrl.model_cfg('SCRL', depth), data_preprocessor=pre_scenes)
         # Boxes at least min_size px in the canonical frame: 32 px at 224 (reference), 16 at 96 (demo).
-        scrl['box_generator'] = dict(min_size=max(8, round(32 * p.cnn_size / 224 / 8) * 8))
+        scrl['box_generator'] = dict(min_size=min_box)
+        if depth == 18:
+            byol.update(config_heads(DATA_CONFIGS['BYOL'], ('neck', 'head')))
+            scrl.update(config_heads(DATA_CONFIGS['SCRL'], ('neck', 'head', 'box_generator')))
+            byol, scrl = with_bn1d(byol), with_bn1d(scrl)
+            scrl['box_generator']['min_size'] = min_box
         bb = f'ResNet-{depth}'
         cases = [Case('BYOL', bb, byol, 'sgd', DATA_CONFIGS['BYOL']),
                  Case('SCRL', bb, scrl, 'sgd', DATA_CONFIGS['SCRL'])]
         if depth == 18 or p.mode == 'smoke':
-            cases += [Case('BYOL+SP', bb, sp_cfg(byol, p.sp_cnn), 'sgd', DATA_CONFIGS['BYOL+SP']),
-                      Case('SCRL+SP', bb, sp_cfg(scrl, p.sp_cnn), 'sgd', DATA_CONFIGS['SCRL+SP'])]
+            cases += [Case('BYOL+SP', bb, sp_cfg(byol, sp_size), 'sgd', DATA_CONFIGS['BYOL+SP']),
+                      Case('SCRL+SP', bb, sp_cfg(scrl, sp_size), 'sgd', DATA_CONFIGS['SCRL+SP'])]
         if p.mode == 'smoke':
             cases = cases[:2]
-        groups.append(Group(f'resnet{depth}', bb, 'configs/sp/byol_sp_r18_demo.py', cnn_sizes,
-                            p.cnn_batch, f'2 x {p.cnn_size} px (SP: 2 x {p.sp_cnn} px)', cases))
+        desc = f'2 x {size} px' + (f' (SP: 2 x {sp_size} px)' if len(cases) > 2 else '')
+        groups.append(Group(f'resnet{depth}', bb, 'configs/sp/byol_sp_r18_demo.py',
+                            dict(view=size, sp=sp_size), batch_size, desc, cases))
     for arch in ('tiny', 'small'):
         if f'vit-{arch}' not in p.groups:
             continue
@@ -475,6 +510,10 @@ def make_groups(p: Profile) -> List[Group]:
                     data_preprocessor=pre_scenes)
         selfpatch = dict(bench_selfpatch.model_cfg('selfpatch', arch, p.vit_global, p.vit_patch),
                          data_preprocessor=pre_scenes)
+        if arch == 'tiny':
+            dino.update(config_heads(DATA_CONFIGS['DINO'], ('neck', 'loss')))
+            selfpatch.update(config_heads(DATA_CONFIGS['SelfPatch'],
+                                          ('neck', 'patch_neck', 'loss', 'patch_loss')))
         bb = f'ViT-{arch}/{p.vit_patch}'
         cases = [Case('DINO', bb, dino, 'adamw', DATA_CONFIGS['DINO']),
                  Case('SelfPatch', bb, selfpatch, 'adamw', DATA_CONFIGS['SelfPatch'])]
@@ -667,21 +706,26 @@ def linear_fit(xs: Sequence[float], ys: Sequence[float]) -> Dict[str, float]:
                 x_growth=float(x[hi] / x[lo]) if x[lo] else float('inf'))
 
 
-def describe(fit: Dict[str, float], x_label: str, unit: str) -> str:
-    """One sentence saying whether the curve is linear, with a fixed cost, or super/sub-linear."""
-    if not np.isfinite(fit['r2']):
-        return 'not enough points'
+def describe(fit: Dict[str, float], x_label: str, unit: str, xs: Sequence[float] = (),
+             ys: Sequence[float] = ()) -> str:
+    """One sentence: proportional, linear with a fixed part, flat, or bending up / down."""
+    growth = f'x{fit["growth"]:.2f} time for x{fit["x_growth"]:.2f} {x_label}'
+    if not np.isfinite(fit['r2']) or len(xs) < 3:
+        return growth
+    if fit['slope'] <= 0 or fit['growth'] < 1.05:
+        return f'flat in {x_label} (fixed costs dominate at these sizes); {growth}'
     rate = f'{fit["slope"] * 1e3:.3g} ms per {unit}'
-    fixed_ms = fit['intercept'] * 1e3
+    y_max = fit['intercept'] + fit['slope'] * max(xs)
+    fixed_share = fit['intercept'] / y_max if y_max > 0 else 0.
     if fit['r2'] >= 0.98:
-        shape = 'linear' if abs(fixed_ms) < 0.1 * fit['growth'] * 1e3 * abs(fit['slope']) + 5 else \
-            'linear with a fixed part'
-        text = f'{shape} in {x_label} (R² {fit["r2"]:.3f}, {rate}, {fixed_ms:.0f} ms fixed)'
-    elif fit['growth'] > fit['x_growth']:
-        text = f'faster than linear in {x_label} (R² {fit["r2"]:.3f} for a line)'
-    else:
-        text = f'sub-linear in {x_label} (R² {fit["r2"]:.3f} for a line)'
-    return text + f'; x{fit["growth"]:.2f} time for x{fit["x_growth"]:.2f} {x_label}'
+        if abs(fixed_share) < 0.15:
+            return f'linear and about proportional to {x_label} (R² {fit["r2"]:.3f}, {rate}); {growth}'
+        return (f'linear in {x_label} with a fixed part (R² {fit["r2"]:.3f}, {rate}, '
+                f'{fit["intercept"] * 1e3:.0f} ms fixed = {100 * fixed_share:.0f}% of the largest step); '
+                f'{growth}')
+    bend = np.polyfit(np.asarray(xs, float), np.asarray(ys, float), 2)[0] if len(xs) >= 3 else 0.
+    shape = 'faster than linear (curves up)' if bend > 0 else 'slower than linear (curves down)'
+    return f'{shape} in {x_label} (R² {fit["r2"]:.3f} for a line); {growth}'
 
 
 def run_sweep(name: str, x_name: str, unit: str, points: List[Tuple[float, Dict[str, Callable[[], None]]]],
@@ -696,7 +740,8 @@ def run_sweep(name: str, x_name: str, unit: str, points: List[Tuple[float, Dict[
     for method, pts in series.items():
         xs, ys = [q[0] for q in pts], [q[1] for q in pts]
         fit = linear_fit(xs, ys)
-        curves.append(dict(method=method, x=xs, step_s=ys, fit=fit, summary=describe(fit, x_name, unit)))
+        curves.append(dict(method=method, x=xs, step_s=ys, fit=fit,
+                           summary=describe(fit, x_name, unit, xs, ys)))
         log(f'  sweep {name:12s} {method:24s} ' + '  '.join(f'{x:g}: {y * 1e3:.0f} ms' for x, y in pts))
     out = dict(name=name, x_name=x_name, curves=curves)
     if extra:
@@ -765,7 +810,7 @@ def sweeps(groups: Dict[str, Group], p: Profile, device: str) -> List[Dict[str, 
             for c in sweep['curves']:
                 c['x'] = [x / 1e3 for x in c['x']]
                 c['fit'] = linear_fit(c['x'], c['step_s'])
-                c['summary'] = describe(c['fit'], sweep['x_name'], 'kpx')
+                c['summary'] = describe(c['fit'], sweep['x_name'], 'kpx', c['x'], c['step_s'])
     return out
 
 
@@ -837,9 +882,12 @@ def render_markdown(res: Dict[str, Any], plot_rel: Optional[str]) -> str:
              f'A step is what mmengine\'s `train_step` does on one collated batch of the method\'s demo '
              f'pipeline (data preprocessor, forward, loss, backward, optimiser step) plus DINO\'s teacher EMA. '
              f'Median of {p["steps"]} timed steps after {p["warmup"]} warm-up rounds; the methods of a '
-             'group run one step each per round, in rotated order. Heads are the reference ones '
-             '(BYOL/SCRL 4096-256 projector and predictor, DINO 65536 prototypes, SelfPatch 65536 + 4096, '
-             'ScatSimCLR 2048-2048-128, SimCLR 512-512-128); optimisers SGD (BYOL/SCRL), AdamW (DINO '
+             'group run one step each per round, in rotated order. Heads are those of the config each '
+             'backbone ships in: ResNet-18 and ViT-tiny the demo configs\' lighter heads (BYOL/SCRL '
+             '1024-128 projector and predictor; DINO hidden 512 and 4096 prototypes, SelfPatch 4096 + 1024), '
+             'ResNet-50 and ViT-S the reference heads (4096-256; 65536 prototypes, SelfPatch 65536 + 4096), '
+             'ScatSimCLR 2048-2048-128, SimCLR 512-512-128; SP adds its default head '
+             '(`configs/sp/_base_/sp.py`). Optimisers: SGD (BYOL/SCRL), AdamW (DINO '
              'family), Adam (ScatSimCLR/SimCLR). Peak memory: ' +
              ('`torch.cuda.max_memory_allocated` above the level before building the model, over building '
               'it and its first two steps.' if m['device'].startswith('cuda') else
@@ -1064,6 +1112,10 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
     if args.report_from:
         with open(args.report_from) as f:
             res = json.load(f)
+        if NOTES and res.get('notes') != NOTES:  # notes written after the run (e.g. a fix's before/after)
+            res['notes'] = list(NOTES)
+            with open(args.report_from, 'w') as f:
+                json.dump(res, f, indent=1)
         plot_path = osp.splitext(args.report)[0] + '_scaling.png'
         plotted = plot_sweeps(res['sweeps'], plot_path)
         rel = osp.relpath(plotted, osp.dirname(osp.abspath(args.report))) if plotted else None

@@ -3,7 +3,8 @@
 # Labels: the shape of the largest object (4 classes). The bank and the queries are scenes rendered
 # with other seeds than the pretraining set (seed 0), resized whole (no augmentation) to the pretraining
 # view size. Scalars knn/top1, knn/top5, knn/time go to the text log, vis_data/scalars.json and
-# TensorBoard. Override `knn_img_size` in the inheriting config if its views are not 64 px.
+# TensorBoard. 64 px suits every demo backbone (CNNs pool globally; mmpretrain's ViT resizes its
+# position embeddings); a config needing another size overrides `custom_hooks` with its own pipeline.
 knn_img_size = 64
 knn_pipeline = [
     dict(type='ResizeWithBox', scale=knn_img_size, interpolation='bicubic', backend='pillow'),

@@ -2,7 +2,8 @@
 #   python tools/train.py configs/scrl/scrl_r18_demo.py
 # Same algorithm as the R50 configs (views, box pairs, RoIAlign on the last stage, EMA target, LARS),
 # scaled down: 96 px views (a 3x3 last-stage map), min box side 16 px, narrower heads.
-_base_ = ['../_base_/default_runtime.py']
+# The online kNN monitor (issue 9) logs knn/top1 and knn/top5 on held-out synthetic scenes.
+_base_ = ['../_base_/default_runtime.py', '../_base_/knn_monitor_demo.py']
 
 img_size = 96
 view_pipeline1 = [

@@ -5,7 +5,7 @@
 #   python tools/train.py configs/sp/byol_r18_1xb32-cpu_flowers128.py --work-dir work_dirs/byol_flowers
 # Data elsewhere: FLOWERS128_ROOT=/path/to/flowers128 python tools/train.py ... (or
 # --cfg-options train_dataloader.dataset.data_root=/path/to/flowers128). Length: --cfg-options
-# train_cfg.max_iters=N param_scheduler.1.end=N (the cosine follows `end`; a checkpoint is saved at the end).
+# train_cfg.max_iters=N (constant learning rate after the warm-up; a checkpoint is saved at the end).
 _base_ = ['../byol/byol_r18_demo.py']  # model, LARS optimiser, runtime
 custom_imports = dict(imports=['mmspatial'], allow_failed_imports=False)
 
@@ -47,13 +47,13 @@ train_dataloader = dict(
     dataset=dict(_delete_=True, type='CustomDataset', data_root=data_root, with_label=False,
                  pipeline=train_pipeline))
 
-# Iteration-based: LARS lr 0.3 (the demo's), linear warm-up for 30 iterations, then cosine to `end`.
+# Iteration-based: LARS lr 0.3 (the demo's), linear warm-up for 30 iterations, then constant, so a run
+# stopped after N iterations (e.g. at a CPU-time budget) equals a run with max_iters=N.
 max_iters = 300
 warmup_iters = 30
 train_cfg = dict(_delete_=True, type='IterBasedTrainLoop', max_iters=max_iters)
 param_scheduler = [
-    dict(type='LinearLR', start_factor=1e-2, by_epoch=False, begin=0, end=warmup_iters),
-    dict(type='CosineAnnealingLR', by_epoch=False, begin=warmup_iters, end=max_iters)]
+    dict(type='LinearLR', start_factor=1e-2, by_epoch=False, begin=0, end=warmup_iters)]
 default_hooks = dict(logger=dict(interval=10),
                      checkpoint=dict(by_epoch=False, interval=100000, save_last=True, max_keep_ckpts=1))
 log_processor = dict(by_epoch=False)

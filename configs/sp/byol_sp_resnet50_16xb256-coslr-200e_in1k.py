@@ -12,3 +12,7 @@ _at = 1 if _pipe[0].type == 'LoadImageFromFile' else 0
 train_dataloader = dict(dataset=dict(pipeline=[
     *_pipe[:_at], _base_.sp_views, *_pipe[_at:-1],
     dict(_pipe[-1], algorithm_keys=[*_pipe[-1].get('algorithm_keys', []), *_base_.sp_keys])]))
+# mmspatial's reliability hooks, as in configs/_base_/default_runtime.py (the host config uses
+# mmpretrain's runtime): NaN/Inf loss guard, generator states in checkpoints, skipped-sample count.
+default_hooks = dict(nan_guard=dict(type='NaNGuardHook'), rng_state=dict(type='RNGStateHook'),
+                     skipped_samples=dict(type='SkippedSamplesHook'))

@@ -14,3 +14,7 @@ train_dataloader = dict(dataset=dict(pipeline=[
     dict(_pipe[-1], algorithm_keys=[*_pipe[-1].get('algorithm_keys', []), *_base_.sp_keys])]))
 # mmpretrain's SimCLR config has no auto_scale_lr; its lr 4.8 is for 16 GPUs x 256 (as BYOL's / MoCo v3's).
 auto_scale_lr = dict(base_batch_size=4096)
+# mmspatial's reliability hooks, as in configs/_base_/default_runtime.py (the host config uses
+# mmpretrain's runtime): NaN/Inf loss guard, generator states in checkpoints, skipped-sample count.
+default_hooks = dict(nan_guard=dict(type='NaNGuardHook'), rng_state=dict(type='RNGStateHook'),
+                     skipped_samples=dict(type='SkippedSamplesHook'))

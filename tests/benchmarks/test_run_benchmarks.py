@@ -23,11 +23,13 @@ def test_linear_fit_and_description(harness):
     assert fit['r2'] == pytest.approx(1.0)
     assert fit['slope'] == pytest.approx(0.1)
     assert fit['growth'] == pytest.approx(4.0) and fit['x_growth'] == pytest.approx(4.0)
-    assert harness.describe(fit, 'batch size', 'image').startswith('linear in batch size')
-    bent = harness.linear_fit([1, 2, 3, 4], [1., 1.1, 2., 6.])
-    assert 'faster than linear' in harness.describe(bent, 'x', 'unit')
+    text = harness.describe(fit, 'batch size', 'image', [1, 2, 4], [0.1, 0.2, 0.4])
+    assert text.startswith('linear and about proportional to batch size')
+    xs, ys = [1, 2, 3, 4], [1., 1.1, 2., 6.]
+    assert 'faster than linear' in harness.describe(harness.linear_fit(xs, ys), 'x', 'unit', xs, ys)
 
 
+@pytest.mark.slow  # ~30 s on 2 cores: builds the models, starts DataLoader workers
 def test_smoke_run_writes_json_and_markdown(harness, tmp_path):
     res = harness.main(['--smoke', '--out-dir', str(tmp_path)])
     files = list(tmp_path.glob('cpu_smoke_*.json'))

@@ -85,3 +85,39 @@ def test_builds_loads_the_backbone_and_freezes_it(name, tmp_path):
         feats = model.extract_feat(torch.randn(1, 3, 224, 224))
         logits = model.head(feats)
     assert feats[-1].shape == (1, CONFIGS[name][1]) and logits.shape == (1, 1000)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('name', sorted(CONFIGS))
+def test_two_iterations_in_a_runner_train_only_the_head(name, tmp_path):
+    """The config trains in a real Runner: coverage check passes, the head learns, the backbone
+    (weights and BN statistics) stays exactly the checkpoint's."""
+    import cv2
+    import numpy as np
+    from mmengine.runner import Runner
+
+    rng = np.random.RandomState(0)
+    for label in ('a', 'b'):  # a tiny class-folder dataset instead of ImageNet
+        (tmp_path / 'data' / label).mkdir(parents=True)
+        for i in range(2):
+            cv2.imwrite(str(tmp_path / 'data' / label / f'{i}.png'),
+                        rng.randint(0, 255, (64, 80, 3), dtype=np.uint8))
+    cfg = Config.fromfile(str(BENCH / name))
+    expected = _tiny_checkpoint(cfg, tmp_path / 'pretrain.pth', cfg.model.backbone.init_cfg.prefix)
+    cfg.model.backbone.init_cfg.checkpoint = str(tmp_path / 'pretrain.pth')
+    dataset = dict(type='CustomDataset', data_root=str(tmp_path / 'data'), with_label=True)
+    cfg.train_dataloader = dict(batch_size=2, num_workers=0,
+                                sampler=dict(type='DefaultSampler', shuffle=True),
+                                dataset=dict(dataset, pipeline=cfg.train_dataloader.dataset.pipeline))
+    cfg.val_dataloader = cfg.val_evaluator = cfg.val_cfg = None
+    cfg.test_dataloader = cfg.test_evaluator = cfg.test_cfg = None
+    cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=2)
+    cfg.param_scheduler = None
+    cfg.visualizer.vis_backends = [dict(type='LocalVisBackend')]
+    cfg.work_dir = str(tmp_path / 'work')
+    runner = Runner.from_cfg(cfg)
+    head_before = {k: v.clone() for k, v in runner.model.head.state_dict().items()}
+    runner.train()
+    for key, value in runner.model.backbone.state_dict().items():
+        assert torch.equal(value, expected[key]), key
+    assert all(not torch.equal(v, head_before[k]) for k, v in runner.model.head.state_dict().items())

@@ -39,6 +39,7 @@ from mmpretrain.registry import DATASETS, MODELS
 ROOT = Path(__file__).resolve().parents[2]
 GN = dict(type='GN', num_groups=1, requires_grad=True)
 BN = dict(type='BN')
+BN1D = dict(type='BN1d')  # the MLP necks' BatchNorm on (N, C) features
 BATCH = 4  # global batch; 2 per rank
 
 RESNET = dict(type='ResNet', depth=18, base_channels=16, stem_channels=16, norm_cfg=GN,
@@ -58,7 +59,7 @@ def _dino_neck(out: int) -> dict:
 
 
 BYOL_MODEL = {'backbone': RESNET, 'neck': _mlp(128, 16), 'head.predictor': _mlp(16, 16)}
-BYOL_BN_MODEL = {'backbone': RESNET_BN, 'neck': _mlp(128, 16, BN), 'head.predictor': _mlp(16, 16, BN)}
+BYOL_BN_MODEL = {'backbone': RESNET_BN, 'neck': _mlp(128, 16, BN1D), 'head.predictor': _mlp(16, 16, BN1D)}
 DINO_MODEL = {'backbone': TINY_VIT, 'neck': _dino_neck(64), 'loss.out_channels': 64}
 SP_HEAD = {'sp_head.norm_cfg': dict(type='LN'), 'sp_head.hid_channels': 32}
 
@@ -247,9 +248,13 @@ def compare(ref: dict, ranks: list, buffers: Optional[list] = None) -> dict:
     # Tensors whose gradient is 0 in exact arithmetic (attention key biases: softmax ignores a constant
     # shift) hold float noise only: they are compared relative to 1e-4 x the largest gradient norm.
     floor = 1e-4 * max(float(g.norm()) for g in ref['grads'].values())
-    out['grad'] = max(relative_error(ranks[0]['grads'][n], g, floor) for n, g in ref['grads'].items())
+    grad_errors = {n: relative_error(ranks[0]['grads'][n], g, floor) for n, g in ref['grads'].items()}
+    out['grad_worst'] = max(grad_errors, key=grad_errors.get)
+    out['grad'] = grad_errors[out['grad_worst']]
     out['missing_grads'] = sorted(set(ref['grads']) - set(ranks[0]['grads']))
-    out['param'] = max(relative_error(ranks[0]['params'][n], p, 1e-3) for n, p in ref['params'].items())
+    param_errors = {n: relative_error(ranks[0]['params'][n], p, 1e-3) for n, p in ref['params'].items()}
+    out['param_worst'] = max(param_errors, key=param_errors.get)
+    out['param'] = param_errors[out['param_worst']]
     out['ranks_differ'] = max(relative_error(ranks[1]['params'][n], p, 1e-6)
                               for n, p in ranks[0]['params'].items())
     out['buffer'] = {n: max(relative_error(r['buffers'][n], ref['buffers'][n]) for r in ranks)

@@ -15,16 +15,22 @@ head), DINO, SelfPatch, SCRL (different box counts per rank; a rank without any 
 DINO.
 
 Tolerances (float32, different summation order): relative 1e-4 on the loss and on every gradient
-tensor (``||g_ddp - g_ref|| / ||g_ref||``), 1e-5 on parameters after an SGD(lr=1) step; the ranks'
-parameters after the step must agree to 1e-6 (DDP keeps them in sync).
+tensor (``||g_ddp - g_ref|| / ||g_ref||``; tensors whose exact gradient is 0 are measured against 1e-4 of
+the largest gradient norm), 1e-5 on parameters after an SGD(lr=1) step (1e-4 for the per-rank-BN cases:
+SCRL's box weight scales the loss before the backward on the ranks but the gradients after it in the
+reference, and BN's backward on 2-image batches amplifies the different rounding; measured 3e-5); the
+ranks' parameters after the step must agree to 1e-6 (DDP keeps them in sync), BN running statistics and
+the DINO / SelfPatch centres to 1e-4.
 """
 import pytest
 import torch
 
-from ddp_cases import BATCH, CASES, PER_RANK_BN, compare, per_rank_reference, prepare, relative_error, run_step
+from ddp_cases import (BATCH, CASES, PER_RANK_BN, compare, per_rank_reference, prepare, relative_error,
+                       run_step)
 from dist_utils import torchrun
 
 LOSS_TOL, GRAD_TOL, PARAM_TOL, SYNC_TOL = 1e-4, 1e-4, 1e-5, 1e-6
+BN_PARAM_TOL = 1e-4
 BUFFERS = {
     'dino': ['dino_loss.center'],
     'dino_sp': ['dino_loss.center'],
@@ -67,9 +73,21 @@ def test_two_ranks_equal_one_process(ddp_results, name):
     # gradient, and DDP kept the ranks in sync.
     assert not diff['missing_grads'], f'parameters without gradient under DDP: {diff["missing_grads"]}'
     assert diff['ranks_differ'] < SYNC_TOL, diff
-    equal = (diff['loss'] < LOSS_TOL and diff['grad'] < GRAD_TOL and diff['param'] < PARAM_TOL
+    param_tol = BN_PARAM_TOL if name in PER_RANK_BN else PARAM_TOL
+    equal = (diff['loss'] < LOSS_TOL and diff['grad'] < GRAD_TOL and diff['param'] < param_tol
              and all(err < LOSS_TOL for err in diff['buffer'].values()))
     if name in KNOWN_BUGS:
         assert not equal, f'{name} now matches 1 x B: remove it from KNOWN_BUGS'
         pytest.xfail(f'{KNOWN_BUGS[name]} ({diff})')
     assert equal, diff
+
+
+@pytest.mark.slow
+def test_nan_guard_stops_every_rank_together(ddp_results):
+    """Only rank 1's loss is NaN: both ranks raise at the same iteration (no rank waits in the next
+    collective), naming the iteration, the bad rank and the last good checkpoint."""
+    results = [torch.load(ddp_results / f'_nan_guard.rank{r}.pt', weights_only=False) for r in range(2)]
+    assert [r['iteration'] for r in results] == [5, 5], results
+    assert 'rank 1: loss=nan' in results[1]['message']
+    assert 'reported by rank(s) [1]' in results[0]['message']
+    assert all('iteration 5' in r['message'] and 'iter_4.pth' in r['message'] for r in results)

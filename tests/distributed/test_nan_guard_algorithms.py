@@ -15,7 +15,7 @@ from mmpretrain.registry import HOOKS
 from mmspatial.engine.hooks.nan_guard_hook import NonFiniteLossError
 from resume_cases import resume_cfg
 
-ALGORITHMS = ['byol', 'scatsimclr_rotation', 'dino', 'selfpatch', 'scrl', 'byol_sp']
+ALGORITHMS = ['byol', 'scatsimclr_rotation', 'dino', 'selfpatch', 'scrl', 'byol_sp', 'dino_sp']
 
 
 @HOOKS.register_module(force=True)

@@ -6,6 +6,7 @@ iterations. Checked: the forward runs under bfloat16 autocast (CPU AMP) and the 
 parameters do not move after iteration 1 and move after iteration 2 (one update per 2 iterations);
 every parameter group's LR is the config's times ``batch / auto_scale_lr.base_batch_size``.
 """
+import functools
 import glob
 import re
 from pathlib import Path
@@ -85,23 +86,33 @@ def test_amp_accumulation_and_auto_scale_lr(tmp_path, name):
     assert probe.lr_ratios and all(r == pytest.approx(expected) for r in probe.lr_ratios), probe.lr_ratios
 
 
+@functools.lru_cache(maxsize=None)
+def load_config(path: str) -> Config:
+    """Parsed once for both config tests (read only)."""
+    return Config.fromfile(path)
+
+
 def pretraining_configs():
     return [p for p in sorted(glob.glob(str(ROOT / 'configs' / '*' / '*.py')))
             if '/benchmarks/' not in p and '/_base_/' not in p]
 
 
+@pytest.mark.slow
 def test_every_pretraining_config_sets_the_reference_base_batch():
-    """``auto_scale_lr.base_batch_size`` exists and equals N x M of the ``NxbM`` in the file name."""
+    """``auto_scale_lr.base_batch_size`` exists and equals N x M of the ``NxbM`` in the file name.
+
+    Small CPU runs (``-cpu`` in the name: not reproductions) name the batch they run with; their base
+    batch is the reference's, checked with the learning rate below."""
     missing, wrong = [], []
     for path in pretraining_configs():
-        cfg = Config.fromfile(path)
+        cfg = load_config(path)
         rel = str(Path(path).relative_to(ROOT))
         base = (cfg.get('auto_scale_lr') or {}).get('base_batch_size')
         if base is None:
             missing.append(rel)
             continue
         match = re.search(r'(\d+)xb(\d+)', Path(path).name)
-        if match and base != int(match.group(1)) * int(match.group(2)):
+        if match and '-cpu' not in Path(path).name and base != int(match.group(1)) * int(match.group(2)):
             wrong.append(f'{rel}: base_batch_size={base}')
     assert not wrong, wrong
     assert not missing, f'configs without auto_scale_lr: {missing}'
@@ -117,6 +128,7 @@ REFERENCE_LR_PER_SAMPLE = [
     (r'configs/(dino|selfpatch)/.*\.py', 5e-4 / 256),
     (r'configs/scatsimclr/.*\.py', 3e-4 / 64),
     (r'configs/byol/byol_r18_demo\.py', 4.8 / 4096),
+    (r'configs/sp/byol(_sp)?_r18_.*\.py', 4.8 / 4096),
     (r'configs/sp/(byol|simclr)_sp_resnet50_16xb256.*\.py', 4.8 / 4096),
     (r'configs/sp/dino_sp_.*\.py', 5e-4 / 256),
     (r'configs/sp/scrl_sp_resnet50_32xb256-coslr-200e_in1k\.py', 0.45 / 256),
@@ -129,6 +141,7 @@ LR_EXCEPTIONS = {
 }
 
 
+@pytest.mark.slow  # parses every config (cached when run after the test above)
 def test_learning_rate_over_base_batch_is_the_references():
     """``lr / auto_scale_lr.base_batch_size`` is the reference's rate per sample, so ``--auto-scale-lr``
     reproduces the reference's linear scaling at any batch."""
@@ -141,10 +154,24 @@ def test_learning_rate_over_base_batch_is_the_references():
         if expected is None:
             unchecked.append(rel)
             continue
-        cfg = Config.fromfile(path)
+        cfg = load_config(path)
         rate = cfg.optim_wrapper.optimizer.lr / cfg.auto_scale_lr.base_batch_size
         if rate != pytest.approx(expected, rel=1e-6):
             wrong.append(f'{rel}: lr {cfg.optim_wrapper.optimizer.lr} / base '
                          f'{cfg.auto_scale_lr.base_batch_size} = {rate:.4g}, reference {expected:.4g}')
     assert not wrong, wrong
     assert not unchecked, f'add these configs to REFERENCE_LR_PER_SAMPLE or LR_EXCEPTIONS: {unchecked}'
+
+
+@pytest.mark.slow
+def test_every_pretraining_config_has_the_reliability_hooks():
+    """NaN guard, generator state in checkpoints and the skipped-sample count are on in every config
+    (``configs/_base_/default_runtime.py``; the SP configs built on mmpretrain's runtime add them)."""
+    expected = dict(nan_guard='NaNGuardHook', rng_state='RNGStateHook', skipped_samples='SkippedSamplesHook')
+    missing = []
+    for path in pretraining_configs():
+        hooks = load_config(path).get('default_hooks', {})
+        for key, hook_type in expected.items():
+            if (hooks.get(key) or {}).get('type') != hook_type:
+                missing.append(f'{Path(path).relative_to(ROOT)}: default_hooks.{key}')
+    assert not missing, missing

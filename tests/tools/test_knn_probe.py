@@ -2,8 +2,9 @@
 
 The dataset is built so that a random backbone is a poor kNN feature: the class is the colour of a
 small square, while a random, strongly varying background colour (plus pixel noise) dominates the
-globally pooled features of an untrained network. A few dozen supervised steps teach the backbone to
-look at the square; if the tool ignored the checkpoint, or mixed up the two, the test fails.
+globally pooled features of an untrained network. 100 supervised steps on other images teach the
+backbone to look at the square; if the tool ignored the checkpoint, or mixed up the two, the test
+fails.
 """
 import importlib.util
 import json
@@ -60,8 +61,8 @@ def briefly_train(cfg_path: Path, images: np.ndarray, labels: np.ndarray, out: P
     y = torch.from_numpy(labels)
     backbone.train()
     gen = torch.Generator().manual_seed(0)
-    for _ in range(150):
-        idx = torch.randint(0, len(x), (64, ), generator=gen)
+    for _ in range(100):
+        idx = torch.randint(0, len(x), (32, ), generator=gen)
         loss = nn.functional.cross_entropy(head(backbone(x[idx])[-1].mean((2, 3))), y[idx])
         optim.zero_grad()
         loss.backward()
@@ -80,7 +81,8 @@ def test_trained_checkpoint_ranks_above_random(tmp_path, capsys):
     config = tmp_path / 'tiny_r18.py'
     config.write_text(CONFIG)
     ckpt = tmp_path / 'trained.pth'
-    briefly_train(config, train_x, train_y, ckpt)
+    # trained on other images than the probe's (256 would be overfitted in 150 steps)
+    briefly_train(config, *make_split(1024, 2), ckpt)
 
     tool = load_tool()
     out = tmp_path / 'probe.json'
@@ -89,7 +91,8 @@ def test_trained_checkpoint_ranks_above_random(tmp_path, capsys):
                          '--device', 'cpu', '--out', str(out)])
     by_name = {r['name']: r for r in results}
     random_knn, trained_knn = by_name['random']['knn_top1'], by_name['trained']['knn_top1']
-    assert trained_knn >= 80 and trained_knn >= random_knn + 20, (random_knn, trained_knn)
+    # measured: random 30.5 (chance 25), trained 97.7
+    assert trained_knn >= 90 and trained_knn >= random_knn + 40, (random_knn, trained_knn)
     assert by_name['trained']['linear_top1'] > by_name['random']['linear_top1']
     assert by_name['trained']['unexpected_keys'] == 0 and by_name['trained']['missing_keys'] == 0
 

@@ -62,3 +62,17 @@ def test_dispatch_to_the_visualisation_scripts(tmp_path):
     assert cv2.imread(str(out)).shape[0] == 40 + 256  # one row: title strip + 256 px image
     with pytest.raises(SystemExit, match='unknown sub-command'):
         tool.main(['no-such-thing'])
+
+
+def test_docs_pictures_exist_and_are_small():
+    """docs/visualization.md shows the visualisers' PNGs; each must exist and stay < 150 KB."""
+    import re
+    doc = (ROOT / 'docs' / 'visualization.md').read_text()
+    images = re.findall(r'!\[[^\]]*\]\((images/[^)]+\.png)\)', doc)
+    assert len(images) >= 4
+    for rel in images:
+        path = ROOT / 'docs' / rel
+        assert path.is_file(), rel
+        assert path.stat().st_size < 150 * 1024, rel
+        img = cv2.imread(str(path))
+        assert img is not None and img.std() > 10, rel

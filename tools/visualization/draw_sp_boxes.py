@@ -101,7 +101,8 @@ def load_model(cfg: Config, checkpoint: Optional[str]) -> torch.nn.Module:
         load_checkpoint(model, checkpoint, map_location='cpu', strict=False)
     else:
         print('no --checkpoint: random weights, the prediction only shows the mechanics')
-    return model.eval()
+    model.eval()  # (not chained: some mmpretrain modules' train() returns None)
+    return model
 
 
 @torch.no_grad()

@@ -37,12 +37,13 @@ class ViTLastBlocks(VisionTransformer):
             raise ValueError('ViTLastBlocks needs the CLS token (with_cls_token=True)')
         if n_last_blocks < 1:
             raise ValueError(f'ViTLastBlocks: n_last_blocks must be >= 1, got {n_last_blocks}')
-        # 'raw' tokens of the last n blocks; the parent normalises only the last one.
-        super().__init__(out_indices=list(range(-n_last_blocks, 0)), out_type='raw',
-                         final_norm=True, **kwargs)
-        if n_last_blocks > len(self.layers):
-            raise ValueError(f'ViTLastBlocks: n_last_blocks={n_last_blocks} > {len(self.layers)} '
-                             'blocks')
+        # 'raw' tokens; the parent normalises only the last block's. The output blocks are set once
+        # the depth is known (``arch`` may be a name).
+        super().__init__(out_indices=-1, out_type='raw', final_norm=True, **kwargs)
+        num_layers = len(self.layers)
+        if n_last_blocks > num_layers:
+            raise ValueError(f'ViTLastBlocks: n_last_blocks={n_last_blocks} > {num_layers} blocks')
+        self.out_indices = list(range(num_layers - n_last_blocks, num_layers))
         self.n_last_blocks = n_last_blocks
         self.avgpool_patchtokens = avgpool_patchtokens
 
