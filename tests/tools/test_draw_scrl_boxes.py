@@ -1,22 +1,15 @@
 """tools/visualization/draw_scrl_boxes.py writes a PNG of the box pairs on both views."""
-import importlib.util
 from pathlib import Path
 
 import cv2
 
+from tool_loading import load_tool
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def load_tool():
-    spec = importlib.util.spec_from_file_location(
-        'draw_scrl_boxes', ROOT / 'tools' / 'visualization' / 'draw_scrl_boxes.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_draw_scrl_boxes_on_a_synthetic_scene(tmp_path, capsys):
-    tool = load_tool()
+    tool = load_tool('tools/visualization/draw_scrl_boxes.py')
     out = tmp_path / 'boxes.png'
     tool.main(['--synthetic', '2', '--size', '96', '--scale', '1', '--out', str(out)])
     img = cv2.imread(str(out))
@@ -27,7 +20,7 @@ def test_draw_scrl_boxes_on_a_synthetic_scene(tmp_path, capsys):
 
 
 def test_draw_scrl_boxes_with_a_config(tmp_path):
-    tool = load_tool()
+    tool = load_tool('tools/visualization/draw_scrl_boxes.py')
     image = tmp_path / 'img.png'
     cv2.imwrite(str(image), (cv2.randu(cv2.UMat(120, 160, cv2.CV_8UC3), 0, 255)).get())
     out = tmp_path / 'boxes.png'

@@ -1,5 +1,4 @@
 """tools/visualization/draw_selfpatch_neighbours.py: drawing and the command line."""
-import importlib.util
 from pathlib import Path
 
 import cv2
@@ -8,20 +7,13 @@ import torch
 
 from mmspatial.models.utils.patch_neighbours import patch_neighbour_index
 
+from tool_loading import load_tool
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def load_tool():
-    spec = importlib.util.spec_from_file_location(
-        'draw_selfpatch_neighbours',
-        ROOT / 'tools' / 'visualization' / 'draw_selfpatch_neighbours.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_draw_marks_patch_candidates_and_matches():
-    tool = load_tool()
+    tool = load_tool('tools/visualization/draw_selfpatch_neighbours.py')
     img = np.zeros((40, 40, 3), np.uint8)  # 4 x 4 grid of 10-px patches
     cand, cand_ok = patch_neighbour_index(4, 4, wrap=False)
     matched = torch.tensor([[6, 1]] * 16)
@@ -40,7 +32,7 @@ def test_draw_marks_patch_candidates_and_matches():
 
 
 def test_command_line_on_the_demo_config(tmp_path, capsys):
-    tool = load_tool()
+    tool = load_tool('tools/visualization/draw_selfpatch_neighbours.py')
     out = tmp_path / 'nb.png'
     tool.main([str(ROOT / 'configs' / 'selfpatch' / 'selfpatch_vit-tiny-p8_demo.py'), '--synthetic', '0',
                '--size', '32', '--patches', '0', '5', '--out', str(out)])

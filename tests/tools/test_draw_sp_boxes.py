@@ -1,5 +1,4 @@
 """tools/visualization/draw_sp_boxes.py: box inversion, prediction, drawing and the command line."""
-import importlib.util
 from pathlib import Path
 
 import cv2
@@ -9,21 +8,15 @@ import torch
 
 from mmspatial.models.losses.sp_loss import spatial_prediction_targets
 
+from tool_loading import load_tool
+
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / 'configs' / 'sp' / 'byol_sp_r18_demo.py'
 
 
-def load_tool():
-    spec = importlib.util.spec_from_file_location(
-        'draw_sp_boxes', ROOT / 'tools' / 'visualization' / 'draw_sp_boxes.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.parametrize('offset_norm', ['image', 'view1'])
 def test_boxes_from_targets_inverts_the_sp_target(offset_norm):
-    tool = load_tool()
+    tool = load_tool('tools/visualization/draw_sp_boxes.py')
     b1 = torch.tensor([[10., 20., 50., 40.], [0., 0., 30., 90.]])
     b2 = torch.tensor([[60., 5., 70., 45.], [40., 50., 100., 80.]])
     size = torch.tensor([120., 160.])
@@ -34,7 +27,7 @@ def test_boxes_from_targets_inverts_the_sp_target(offset_norm):
 
 
 def test_draw_pairs_marks_the_three_boxes():
-    tool = load_tool()
+    tool = load_tool('tools/visualization/draw_sp_boxes.py')
     img = np.full((100, 200, 3), 128, np.uint8)
     views = [np.zeros((32, 32, 3), np.uint8)] * 2
     b1, b2, bp = (torch.tensor([[10., 10., 60., 60.]]), torch.tensor([[120., 30., 180., 90.]]),
@@ -56,7 +49,7 @@ def test_draw_pairs_marks_the_three_boxes():
 
 def test_predict_pairs_uses_the_head(monkeypatch):
     """With a head that outputs the true target, the implied box is the true view-2 box."""
-    tool = load_tool()
+    tool = load_tool('tools/visualization/draw_sp_boxes.py')
     from mmengine.config import Config
     cfg = Config.fromfile(str(CONFIG))
     model = tool.load_model(cfg, None)
@@ -72,7 +65,7 @@ def test_predict_pairs_uses_the_head(monkeypatch):
 
 
 def test_command_line_random_and_checkpoint(tmp_path, capsys):
-    tool = load_tool()
+    tool = load_tool('tools/visualization/draw_sp_boxes.py')
     out = tmp_path / 'sp.png'
     tool.main([str(CONFIG), '--synthetic', '0', '--pairs', '2', '--height', '128', '--out', str(out)])
     img = cv2.imread(str(out))

@@ -6,7 +6,6 @@ globally pooled features of an untrained network. 100 supervised steps on other 
 backbone to look at the square; if the tool ignored the checkpoint, or mixed up the two, the test
 fails.
 """
-import importlib.util
 import json
 from pathlib import Path
 
@@ -14,7 +13,8 @@ import numpy as np
 import torch
 from torch import nn
 
-ROOT = Path(__file__).resolve().parents[2]
+from tool_loading import load_tool
+
 SIZE = 32
 #: RGB colours of the square, one per class
 COLOURS = np.array([[255, 0, 0], [0, 255, 0], [0, 0, 255], [255, 255, 0]], np.float32)
@@ -24,14 +24,6 @@ model = dict(
     backbone=dict(type='ResNet', depth=18, stem_channels=16, base_channels=16, out_indices=(3, )),
     data_preprocessor=dict(mean=[127.5, 127.5, 127.5], std=[64., 64., 64.], to_rgb=True))
 """
-
-
-def load_tool():
-    spec = importlib.util.spec_from_file_location(
-        'knn_probe', ROOT / 'tools' / 'analysis' / 'knn_probe.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def make_split(n: int, seed: int):
@@ -84,7 +76,7 @@ def test_trained_checkpoint_ranks_above_random(tmp_path, capsys):
     # trained on other images than the probe's (256 would be overfitted in 150 steps)
     briefly_train(config, *make_split(1024, 2), ckpt)
 
-    tool = load_tool()
+    tool = load_tool('tools/analysis/knn_probe.py')
     out = tmp_path / 'probe.json'
     results = tool.main(['--data', str(data), '--config', str(config), '--checkpoints', 'random',
                          str(ckpt), '--names', 'random', 'trained', '--linear-steps', '100',

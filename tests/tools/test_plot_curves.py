@@ -1,20 +1,12 @@
 """tools/analysis/plot_curves.py: merging the runs of a work dir and the PNG."""
-import importlib.util
 import json
 from pathlib import Path
 
 import cv2
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tool_loading import load_tool
 
-
-def load_tool():
-    spec = importlib.util.spec_from_file_location(
-        'plot_curves', ROOT / 'tools' / 'analysis' / 'plot_curves.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def write_run(work_dir: Path, stamp: str, records) -> None:
@@ -39,7 +31,7 @@ def make_work_dir(tmp_path: Path) -> Path:
 
 
 def test_load_scalars_merges_runs_in_order(tmp_path):
-    tool = load_tool()
+    tool = load_tool('tools/analysis/plot_curves.py')
     series = tool.load_scalars(tool.find_scalar_files(str(make_work_dir(tmp_path))))
     assert series['knn/top1'] == [(0, 25.0), (20, 45.0), (40, 60.0)]
     assert series['loss'] == [(10, 4.0), (20, 3.0), (30, 2.0)]
@@ -47,7 +39,7 @@ def test_load_scalars_merges_runs_in_order(tmp_path):
 
 
 def test_plot_writes_a_png_with_one_panel_per_kind(tmp_path, capsys):
-    tool = load_tool()
+    tool = load_tool('tools/analysis/plot_curves.py')
     work_dir = make_work_dir(tmp_path)
     out = tool.main([str(work_dir)])
     assert out == str(work_dir / 'curves.png')
@@ -65,7 +57,7 @@ def test_plot_writes_a_png_with_one_panel_per_kind(tmp_path, capsys):
 
 
 def test_errors_are_explicit(tmp_path):
-    tool = load_tool()
+    tool = load_tool('tools/analysis/plot_curves.py')
     with pytest.raises(FileNotFoundError, match='scalars.json'):
         tool.find_scalar_files(str(tmp_path))
     bad = tmp_path / 'scalars.json'

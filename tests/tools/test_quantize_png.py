@@ -1,24 +1,14 @@
 """tools/visualization/quantize_png.py: smaller palette PNGs that keep the picture."""
-import importlib.util
-from pathlib import Path
-
 import cv2
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tool_loading import load_tool
 
-
-def load_tool():
-    spec = importlib.util.spec_from_file_location(
-        'quantize_png', ROOT / 'tools' / 'visualization' / 'quantize_png.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_quantize_keeps_size_and_boxes_and_shrinks(tmp_path):
-    tool = load_tool()
+    tool = load_tool('tools/visualization/quantize_png.py')
     rng = np.random.RandomState(0)
     # a smooth "photo" with noise, and a pure red box outline on it
     yy, xx = np.mgrid[0:120, 0:160]

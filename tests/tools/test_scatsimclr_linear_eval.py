@@ -1,15 +1,10 @@
 """tools/analysis/scatsimclr_linear_eval.py: the scaler, the classifier, and a run on a tiny npz."""
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-spec = importlib.util.spec_from_file_location(
-    'scatsimclr_linear_eval', ROOT / 'tools' / 'analysis' / 'scatsimclr_linear_eval.py')
-tool = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(tool)
+from tool_loading import ROOT, load_tool
+
+tool = load_tool('tools/analysis/scatsimclr_linear_eval.py')
 
 
 def test_standardize_is_train_statistics():

@@ -1,23 +1,17 @@
 """tools/visualize.py: the ``views`` figure and the sub-command dispatch."""
-import importlib.util
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
+from tool_loading import load_tool
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def load_tool():
-    spec = importlib.util.spec_from_file_location('visualize', ROOT / 'tools' / 'visualize.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_views_layout_keeps_relative_sizes():
-    tool = load_tool()
+    tool = load_tool('tools/visualize.py')
     # original 100 x 200 shown 50 px tall; views 64 and 32 px: one scale, the larger 50 px tall
     h, w, orig_scale, view_scale = tool.views_layout((100, 200), [(64, 64), (32, 32)], 50)
     assert (h, orig_scale, view_scale) == (tool.HEADER + 50, 0.5, 50 / 64)
@@ -25,7 +19,7 @@ def test_views_layout_keeps_relative_sizes():
 
 
 def test_views_of_the_byol_demo_on_a_synthetic_scene(tmp_path, capsys):
-    tool = load_tool()
+    tool = load_tool('tools/visualize.py')
     out = tmp_path / 'views.png'
     tool.main(['views', '--synthetic', '0', '--config',
                str(ROOT / 'configs' / 'byol' / 'byol_r18_demo.py'), '--height', '128', '--seed', '1',
@@ -40,7 +34,7 @@ def test_views_of_the_byol_demo_on_a_synthetic_scene(tmp_path, capsys):
 
 def test_views_of_sp_pairs_are_collected():
     """SP configs record their pairs as ``sp_boxes``: they become views sp1, sp2 next to v1, v2."""
-    tool = load_tool()
+    tool = load_tool('tools/visualize.py')
     from mmengine.config import Config
 
     import mmspatial  # noqa: F401
@@ -52,7 +46,7 @@ def test_views_of_sp_pairs_are_collected():
 
 
 def test_dispatch_to_the_visualisation_scripts(tmp_path):
-    tool = load_tool()
+    tool = load_tool('tools/visualize.py')
     assert set(tool.DELEGATES) == {'scrl-boxes', 'selfpatch-neighbours', 'sp-boxes'}
     for script in tool.DELEGATES.values():
         assert (ROOT / 'tools' / 'visualization' / script).is_file(), script
