@@ -246,8 +246,10 @@ def compare(ref: dict, ranks: list, buffers: Optional[list] = None) -> dict:
     """Largest relative differences between DDP (2 ranks) and the 1-process reference."""
     out = dict(loss=abs(np.mean([r['loss'] for r in ranks]) - ref['loss']) / max(abs(ref['loss']), 1e-8))
     # Tensors whose gradient is 0 in exact arithmetic (attention key biases: softmax ignores a constant
-    # shift) hold float noise only: they are compared relative to 1e-4 x the largest gradient norm.
-    floor = 1e-4 * max(float(g.norm()) for g in ref['grads'].values())
+    # shift; a Linear bias right before BatchNorm) hold float noise only: they are compared relative to
+    # 1e-3 x the largest gradient norm, i.e. noise up to 1e-7 of it (float32's epsilon) passes GRAD_TOL.
+    # (1e-4 x was below float32 resolution: scrl_bn's predictor fc0.bias noise measured 1.4e-8 of it.)
+    floor = 1e-3 * max(float(g.norm()) for g in ref['grads'].values())
     grad_errors = {n: relative_error(ranks[0]['grads'][n], g, floor) for n, g in ref['grads'].items()}
     out['grad_worst'] = max(grad_errors, key=grad_errors.get)
     out['grad'] = grad_errors[out['grad_worst']]
