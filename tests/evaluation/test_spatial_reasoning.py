@@ -68,6 +68,36 @@ def test_load_backbone_prefixes(folder):
         load_frozen_backbone(str(folder / 'cfg.py'), str(folder / 'bad.pth'))
 
 
+def test_partial_checkpoint_is_refused(folder):
+    model = MODELS.build(dict(type='SpatialPrediction', **{k: v for k, v in _cfg(folder).items()
+                                                            if k != 'type'}))
+    state = {k: v for k, v in model.state_dict().items() if not k.startswith('backbone.layer4.')}
+    torch.save(dict(state_dict=state), folder / 'partial.pth')
+    with pytest.raises(KeyError, match=r'does not match the backbone.*layer4'):
+        load_frozen_backbone(str(folder / 'cfg.py'), str(folder / 'partial.pth'))
+
+
+@pytest.mark.parametrize('extra, expected', [
+    ('', True),  # no preprocessor: mmpretrain's BGR files + to_rgb
+    ("data_preprocessor = dict(to_rgb=True)", True),
+    ("data_preprocessor = dict(to_rgb=False)", False),  # a model trained on BGR files
+    # RGB arrays (mmpretrain CIFAR, our ScatSimCLR datasets): to_rgb=False, yet the model saw RGB
+    ("data_preprocessor = dict(to_rgb=False)\n"
+     "train_dataloader = dict(dataset=dict(type='RepeatDataset', dataset=dict(type='CIFAR10')))", True),
+    ("data_preprocessor = dict(to_rgb=False)\n"
+     "train_dataloader = dict(dataset=dict(type='mmpretrain.NpzImageDataset'))", True),
+])
+def test_channel_order_follows_what_training_saw(folder, extra, expected):
+    (folder / 'rgb.py').write_text(CONFIG + extra + '\n')
+    fb = load_frozen_backbone(str(folder / 'rgb.py'), 'random')
+    assert fb.to_rgb is expected
+    img = np.zeros((1, 32, 32, 3), np.uint8)
+    img[..., 0] = 255  # pure blue in BGR
+    fb.backbone = torch.nn.Flatten()  # look at what reaches the backbone: (1, 3 * 32 * 32)
+    seen = fb.embed(img).reshape(3, 32, 32).mean(axis=(1, 2))
+    assert bool(seen[0] > seen[2]) is (not expected)  # blue first = BGR kept
+
+
 def _cfg(folder):
     from mmengine.config import Config
     return Config.fromfile(str(folder / 'cfg.py')).model.to_dict()

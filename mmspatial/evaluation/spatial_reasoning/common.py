@@ -86,7 +86,11 @@ def load_images(paths: Sequence[str], size: int) -> np.ndarray:
 # -------------------------------------------------------------------------------------- backbone
 @dataclass
 class FrozenBackbone:
-    """A backbone in eval mode plus how to normalise its inputs."""
+    """A backbone in eval mode plus how to normalise its inputs.
+
+    Inputs are BGR (as ``LoadImageFromFile`` gives them); ``to_rgb`` means the backbone was trained on
+    RGB, so the channels are flipped first.
+    """
     name: str
     backbone: nn.Module
     mean: Tuple[float, float, float] = IMAGENET_MEAN
@@ -124,6 +128,25 @@ def _model_parts(cfg: Config) -> Tuple[dict, dict]:
     pre = algo.get('data_preprocessor') or model.get('data_preprocessor') or cfg.get(
         'data_preprocessor') or {}
     return algo['backbone'], pre
+
+
+#: datasets that give RGB arrays (no file loading), so their configs say ``to_rgb=False`` although the
+#: backbone sees RGB: mmpretrain's CIFAR/MNIST and mmspatial's ScatSimCLR datasets.
+RGB_ARRAY_DATASETS = ('CIFAR10', 'CIFAR100', 'MNIST', 'FashionMNIST', 'CIFAR100_20', 'STL10',
+                      'NpzImageDataset')
+
+
+def _trained_on_rgb(cfg: Config, pre: dict) -> bool:
+    """Whether the backbone of ``cfg`` saw RGB images in training."""
+    if pre:
+        if pre.get('to_rgb', pre.get('bgr_to_rgb', False)):
+            return True
+    else:
+        return True  # no preprocessor given: assume mmpretrain's usual BGR files + to_rgb
+    dataset = (cfg.get('train_dataloader') or {}).get('dataset') or {}
+    while isinstance(dataset.get('dataset'), dict):  # RepeatDataset & co.
+        dataset = dataset['dataset']
+    return str(dataset.get('type', '')).split('.')[-1] in RGB_ARRAY_DATASETS
 
 
 def _extract_backbone_state(state: dict, key: str, backbone: nn.Module, source: str) -> dict:
@@ -170,8 +193,13 @@ def load_frozen_backbone(config: str, checkpoint: str, key: str = 'backbone.', n
         result = backbone.load_state_dict(sub, strict=False)
         if len(result.missing_keys) == len(backbone.state_dict()):
             raise KeyError(f'{checkpoint}: none of the backbone weights were found (key={key!r})')
-        info.update(missing_keys=len(result.missing_keys), unexpected_keys=len(result.unexpected_keys))
-    to_rgb = bool(pre.get('to_rgb', pre.get('bgr_to_rgb', True if not pre else False)))
+        if result.missing_keys or result.unexpected_keys:  # a partial load would evaluate a hybrid
+            raise KeyError(f'{checkpoint} does not match the backbone of {config} (key={key!r}): '
+                           f'missing {result.missing_keys[:5]} ({len(result.missing_keys)} in all), '
+                           f'unexpected {result.unexpected_keys[:5]} '
+                           f'({len(result.unexpected_keys)} in all)')
+        info.update(missing_keys=0, unexpected_keys=0)  # reported by the tools: a full load
+    to_rgb = _trained_on_rgb(cfg, pre)
     backbone.eval()  # (some backbones' train() returns None, so no chaining)
     return FrozenBackbone(name=name or osp.basename(checkpoint), backbone=backbone,
                           mean=tuple(pre.get('mean', IMAGENET_MEAN)),
