@@ -12,7 +12,7 @@ knn_pipeline = [
 ]
 knn_monitor = dict(
     type='KNNMonitorHook',
-    interval=2,  # epochs; < 10% of the demo's training time (measured in the issue-9 report)
+    interval=2,  # epochs; SCRL demo (8 epochs, quiet 2-core CPU): 5 evaluations, 8.6 s of a 109 s run
     before_train=True,  # the random-init point of the curve
     branch='online',  # or 'target' for the EMA / teacher backbone
     k=20,

@@ -71,7 +71,7 @@ optim_wrapper = dict(
         'bias': dict(decay_mult=0, lars_exclude=True),
         'neck.bn0.weight': dict(decay_mult=1, lars_exclude=False),
         'predictor.bn0.weight': dict(decay_mult=1, lars_exclude=False)}))
-max_epochs = 4
+max_epochs = 8
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-2, by_epoch=True, begin=0, end=1, convert_to_iter_based=True),
     dict(type='CosineAnnealingLR', T_max=max_epochs - 1, by_epoch=True, begin=1, end=max_epochs,
