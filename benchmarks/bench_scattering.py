@@ -14,32 +14,14 @@
 Ratios measured in one process are what to compare across machines; absolute times depend on load.
 """
 import argparse
-import statistics
 import time
-from typing import Callable, Dict, List
 
 import torch
 from mmpretrain.registry import MODELS
+from timing import interleaved_medians
 
 import mmspatial  # noqa: F401
 from mmspatial.models.backbones.scattering import FastScattering2D
-
-
-def interleaved_medians(fns: Dict[str, Callable[[], object]], repeats: int, warmup: int = 1,
-                        device: str = 'cpu') -> Dict[str, float]:
-    """Median seconds per call of every function, calls interleaved round-robin."""
-    times: Dict[str, List[float]] = {k: [] for k in fns}
-    for i in range(warmup + repeats):
-        for name, fn in fns.items():
-            if device == 'cuda':
-                torch.cuda.synchronize()
-            start = time.perf_counter()
-            fn()
-            if device == 'cuda':
-                torch.cuda.synchronize()
-            if i >= warmup:
-                times[name].append(time.perf_counter() - start)
-    return {k: statistics.median(v) for k, v in times.items()}
 
 
 def bench_scattering(size: int, batch: int, repeats: int, device: str) -> dict:

@@ -21,6 +21,8 @@ import subprocess
 import sys
 import time
 
+from timing import rss_bytes, sync
+
 ARCH_DIMS = {'tiny': ('deit-tiny', 192, 3), 'small': ('deit-small', 384, 6)}
 
 
@@ -51,17 +53,6 @@ def build(method: str, arch: str, size: int, patch_size: int = 16):
     return model
 
 
-def sync(device):
-    import torch
-    if device.startswith('cuda'):
-        torch.cuda.synchronize()
-
-
-def rss_mb() -> float:
-    with open('/proc/self/statm') as f:
-        return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE') / 2**20
-
-
 def worker(args) -> dict:
     import torch
     from mmspatial.engine.optimizers.dino_param_groups import dino_param_groups
@@ -84,7 +75,7 @@ def worker(args) -> dict:
         optimizer.step()
         model.momentum_update(0.996)
 
-    rss_built = rss_mb()
+    rss_built = rss_bytes() / 2**20
     for _ in range(args.warmup):
         step()
     if device.startswith('cuda'):

@@ -48,7 +48,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -61,6 +61,7 @@ if HERE not in sys.path:  # the sibling benchmarks are plain scripts, not a pack
 import bench_scattering  # noqa: E402
 import bench_scrl  # noqa: E402
 import bench_selfpatch  # noqa: E402
+from timing import interleaved_times, rss_bytes, sync  # noqa: E402
 
 SCHEMA_VERSION = 1
 MiB = 2**20
@@ -179,12 +180,6 @@ def make_profile(device: str, quick: bool, smoke: bool) -> Profile:
 
 # ----------------------------------------------------------------------------------------------------
 # machine, timing and memory helpers
-def sync(device: str) -> None:
-    """Wait for queued CUDA work, so that wall-clock times cover it."""
-    if device.startswith('cuda'):
-        torch.cuda.synchronize()
-
-
 def cpu_model() -> str:
     try:
         with open('/proc/cpuinfo') as f:
@@ -240,12 +235,6 @@ def matmul_throughput(n: int, device: str, repeats: int = 7) -> Dict[str, float]
                 gflops_per_s=2 * n**3 / sec / 1e9)
 
 
-def rss_bytes() -> int:
-    """Resident set size of this process (Linux ``/proc``)."""
-    with open('/proc/self/statm') as f:
-        return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE')
-
-
 def release_free_memory() -> None:
     """Collect garbage and hand freed heap memory back to the OS, so RSS deltas belong to the next model."""
     gc.collect()
@@ -297,23 +286,6 @@ class PeakMemory:
     @property
     def delta(self) -> int:
         return self.peak - self.base
-
-
-def interleaved_times(steps: Dict[str, Callable[[], None]], repeats: int, warmup: int,
-                      device: str) -> Dict[str, List[float]]:
-    """Seconds of every timed call of each function; one call of each per round, order rotated."""
-    names = list(steps)
-    times: Dict[str, List[float]] = {k: [] for k in names}
-    for i in range(warmup + repeats):
-        shift = i % len(names)
-        for name in names[shift:] + names[:shift]:
-            sync(device)
-            start = time.perf_counter()
-            steps[name]()
-            sync(device)
-            if i >= warmup:
-                times[name].append(time.perf_counter() - start)
-    return times
 
 
 def count_gflops(fn: Callable[[], None]) -> float:
