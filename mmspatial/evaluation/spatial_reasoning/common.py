@@ -138,11 +138,10 @@ RGB_ARRAY_DATASETS = ('CIFAR10', 'CIFAR100', 'MNIST', 'FashionMNIST', 'CIFAR100_
 
 def _trained_on_rgb(cfg: Config, pre: dict) -> bool:
     """Whether the backbone of ``cfg`` saw RGB images in training."""
-    if pre:
-        if pre.get('to_rgb', pre.get('bgr_to_rgb', False)):
-            return True
-    else:
-        return True  # no preprocessor given: assume mmpretrain's usual BGR files + to_rgb
+    if not pre:  # no preprocessor given: assume mmpretrain's usual BGR files + to_rgb
+        return True
+    if pre.get('to_rgb', pre.get('bgr_to_rgb', False)):
+        return True
     dataset = (cfg.get('train_dataloader') or {}).get('dataset') or {}
     while isinstance(dataset.get('dataset'), dict):  # RepeatDataset & co.
         dataset = dataset['dataset']
