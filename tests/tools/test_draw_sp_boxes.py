@@ -14,18 +14,6 @@ ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / 'configs' / 'sp' / 'byol_sp_r18_demo.py'
 
 
-@pytest.mark.parametrize('offset_norm', ['image', 'view1'])
-def test_boxes_from_targets_inverts_the_sp_target(offset_norm):
-    tool = load_tool('tools/visualization/draw_sp_boxes.py')
-    b1 = torch.tensor([[10., 20., 50., 40.], [0., 0., 30., 90.]])
-    b2 = torch.tensor([[60., 5., 70., 45.], [40., 50., 100., 80.]])
-    size = torch.tensor([120., 160.])
-    target = spatial_prediction_targets(b1, b2, size.expand(2, 2), offset_norm)
-    torch.testing.assert_close(tool.boxes_from_targets(b1, target, size, offset_norm), b2)
-    # a zero target is view 1 itself
-    torch.testing.assert_close(tool.boxes_from_targets(b1, torch.zeros(2, 4), size, offset_norm), b1)
-
-
 def test_draw_pairs_marks_the_three_boxes():
     tool = load_tool('tools/visualization/draw_sp_boxes.py')
     img = np.full((100, 200, 3), 128, np.uint8)

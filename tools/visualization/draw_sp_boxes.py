@@ -35,40 +35,12 @@ from mmengine.runner import load_checkpoint
 from mmpretrain.registry import DATASETS, MODELS, TRANSFORMS
 
 import mmspatial  # noqa: F401  (registers SpatialPrediction, the datasets and transforms)
-from mmspatial.models.losses.sp_loss import spatial_prediction_targets
+from mmspatial.models.losses.sp_loss import spatial_prediction_boxes, spatial_prediction_targets
 
 # BGR colours: view 1, true view 2, view 2 implied by the prediction
 BLUE, GREEN, RED = (230, 140, 0), (0, 190, 0), (0, 0, 255)
 HEADER = 40  # px of the two-line title strip above every row
 GAP = 8  # px between panels and rows
-
-
-def boxes_from_targets(boxes1: torch.Tensor, targets: torch.Tensor, image_size: torch.Tensor,
-                       offset_norm: str = 'image') -> torch.Tensor:
-    """Invert :func:`spatial_prediction_targets`: view 2's box from view 1's box and a target.
-
-    Args:
-        boxes1 (Tensor): ``(N, 4)`` boxes of view 1, ``(x1, y1, x2, y2)`` in original pixels.
-        targets (Tensor): ``(N, 4)`` ``(dx, dy, log w2/w1, log h2/h1)`` (true or predicted).
-        image_size (Tensor): ``(N, 2)`` or ``(2,)`` original image size ``(h, w)``.
-        offset_norm (str): ``'image'`` or ``'view1'``, as in the target.
-
-    Returns:
-        Tensor: ``(N, 4)`` boxes of view 2 in original pixels (may extend beyond the image).
-    """
-    b1, t = boxes1.float(), targets.float()
-    size = torch.as_tensor(image_size, dtype=torch.float32).expand(len(b1), 2)
-    w1, h1 = b1[:, 2] - b1[:, 0], b1[:, 3] - b1[:, 1]
-    if offset_norm == 'image':
-        norm_x, norm_y = size[:, 1], size[:, 0]
-    elif offset_norm == 'view1':
-        norm_x, norm_y = w1, h1
-    else:
-        raise ValueError(f"offset_norm must be 'image' or 'view1', got {offset_norm!r}")
-    cx = (b1[:, 0] + b1[:, 2]) / 2 + t[:, 0] * norm_x
-    cy = (b1[:, 1] + b1[:, 3]) / 2 + t[:, 1] * norm_y
-    w2, h2 = w1 * torch.exp(t[:, 2]), h1 * torch.exp(t[:, 3])
-    return torch.stack([cx - w2 / 2, cy - h2 / 2, cx + w2 / 2, cy + h2 / 2], dim=1)
 
 
 # ------------------------------------------------------------------------------------------- model
@@ -98,7 +70,7 @@ def load_model(cfg: Config, checkpoint: Optional[str]) -> torch.nn.Module:
         # A plain host checkpoint would leave the head random: refuse rather than draw noise.
         if not any(k.startswith('sp_head.') for k in keys):
             raise KeyError(f'{checkpoint!r} has no sp_head.* weights: not an SP checkpoint')
-        load_checkpoint(model, checkpoint, map_location='cpu', strict=False)
+        load_checkpoint(model, checkpoint, map_location='cpu', strict=True)  # no partial loads
     else:
         print('no --checkpoint: random weights, the prediction only shows the mechanics')
     model.eval()  # (not chained: some mmpretrain modules' train() returns None)
@@ -131,7 +103,7 @@ def predict_pairs(model: torch.nn.Module, views: Sequence[np.ndarray], boxes: np
     norm = model.sp_head.offset_norm
     target = spatial_prediction_targets(b1, b2, size, norm)
     pred = model.sp_head(e1, e2).float().cpu()
-    return dict(boxes1=b1, boxes2=b2, pred_boxes2=boxes_from_targets(b1, pred, size, norm),
+    return dict(boxes1=b1, boxes2=b2, pred_boxes2=spatial_prediction_boxes(b1, pred, size, norm),
                 target=target, pred=pred)
 
 

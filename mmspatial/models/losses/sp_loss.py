@@ -57,6 +57,33 @@ def spatial_prediction_targets(boxes1: ArrayLike, boxes2: ArrayLike, image_size:
     return torch.stack([dcx / norm_x, dcy / norm_y, torch.log(w2 / w1), torch.log(h2 / h1)], dim=-1)
 
 
+def spatial_prediction_boxes(boxes1: ArrayLike, targets: ArrayLike, image_size: ArrayLike,
+                             offset_norm: str = 'image') -> Tensor:
+    """Inverse of :func:`spatial_prediction_targets`: view 2's box from view 1's box and a target.
+
+    Used to draw a prediction as a box (``tools/visualization/draw_sp_boxes.py``).
+
+    Args:
+        boxes1 (Tensor | array): ``(N, 4)`` boxes of view 1, ``(x1, y1, x2, y2)`` in original pixels.
+        targets (Tensor | array): ``(N, 4)`` ``(dx, dy, log w2/w1, log h2/h1)`` (true or predicted).
+        image_size (Tensor | array): ``(N, 2)`` or ``(2,)`` original image size ``(h, w)``.
+        offset_norm (str): ``'image'`` or ``'view1'``, as in the target.
+
+    Returns:
+        Tensor: ``(N, 4)`` boxes of view 2 in original pixels (may extend beyond the image).
+    """
+    if offset_norm not in OFFSET_NORMS:
+        raise ValueError(f'offset_norm must be one of {OFFSET_NORMS}, got {offset_norm!r}')
+    b1, t = as_tensor(boxes1), as_tensor(targets)
+    size = as_tensor(image_size).to(b1.device).expand(len(b1), 2)
+    w1, h1 = b1[:, 2] - b1[:, 0], b1[:, 3] - b1[:, 1]
+    norm_x, norm_y = (size[:, 1], size[:, 0]) if offset_norm == 'image' else (w1, h1)
+    cx = (b1[:, 0] + b1[:, 2]) / 2 + t[:, 0] * norm_x
+    cy = (b1[:, 1] + b1[:, 3]) / 2 + t[:, 1] * norm_y
+    w2, h2 = w1 * torch.exp(t[:, 2]), h1 * torch.exp(t[:, 3])
+    return torch.stack([cx - w2 / 2, cy - h2 / 2, cx + w2 / 2, cy + h2 / 2], dim=1)
+
+
 @MODELS.register_module()
 class SpatialRegressionLoss(nn.Module):
     """Element-wise regression loss for the SP targets, averaged over pairs and components.

@@ -3,7 +3,8 @@ import math
 import pytest
 import torch
 
-from mmspatial.models.losses.sp_loss import SpatialRegressionLoss, spatial_prediction_targets
+from mmspatial.models.losses.sp_loss import (SpatialRegressionLoss, spatial_prediction_boxes,
+                                              spatial_prediction_targets)
 
 
 def test_targets_hand_placed_boxes():
@@ -51,3 +52,14 @@ def test_loss_values():
         SpatialRegressionLoss('huber')
     with pytest.raises(ValueError, match='pred'):
         SpatialRegressionLoss()(pred, torch.zeros(2, 3))
+
+
+@pytest.mark.parametrize('offset_norm', ['image', 'view1'])
+def test_spatial_prediction_boxes_inverts_the_target(offset_norm):
+    b1 = torch.tensor([[10., 20., 50., 40.], [0., 0., 30., 90.]])
+    b2 = torch.tensor([[60., 5., 70., 45.], [40., 50., 100., 80.]])
+    size = torch.tensor([120., 160.])
+    target = spatial_prediction_targets(b1, b2, size.expand(2, 2), offset_norm)
+    torch.testing.assert_close(spatial_prediction_boxes(b1, target, size, offset_norm), b2)
+    # a zero target is view 1 itself
+    torch.testing.assert_close(spatial_prediction_boxes(b1, torch.zeros(2, 4), size, offset_norm), b1)
