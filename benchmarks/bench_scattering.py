@@ -3,7 +3,8 @@
 1. The same batch of RGB images through ``kymatio.torch.Scattering2D(J=2, L=16, max_order=2)`` (what
    the ScatSimCLR reference runs) and through mmspatial's ``FastScattering2D``; outputs are compared
    (relative error) and the calls interleaved so that load from other processes hits both alike. The
-   median of ``--repeats`` timed calls is reported, then kymatio / ours (target >= 3).
+   median of ``--repeats`` timed calls is reported, then kymatio / ours (target >= 3) as the median of
+   the per-round ratios (the two calls of a round run back to back, so slow load drift cancels).
 2. One training step (forward, backward, Adam) of ScatSimCLR-8 and of the reference's SimCLR baseline
    (ResNet-18 + 512-512-128 projection) on the same two views, same loss; ratio ScatSimCLR / SimCLR.
 
@@ -14,11 +15,12 @@
 Ratios measured in one process are what to compare across machines; absolute times depend on load.
 """
 import argparse
+import statistics
 import time
 
 import torch
 from mmpretrain.registry import MODELS
-from timing import interleaved_medians
+from timing import interleaved_medians, interleaved_times, paired_ratio
 
 import mmspatial  # noqa: F401
 from mmspatial.models.backbones.scattering import FastScattering2D
@@ -37,11 +39,11 @@ def bench_scattering(size: int, batch: int, repeats: int, device: str) -> dict:
     with torch.no_grad():
         ref, out = kymatio(x), ours(x)
         err = float((out - ref).norm() / ref.norm())
-        t = interleaved_medians(dict(kymatio=lambda: kymatio(x), ours=lambda: ours(x)), repeats,
-                                device=device)
-    return dict(size=size, batch=batch, kymatio_s=t['kymatio'], ours_s=t['ours'],
-                speedup=t['kymatio'] / t['ours'], rel_error=err, build_kymatio_s=build_kymatio,
-                build_ours_s=build_ours)
+        times = interleaved_times(dict(kymatio=lambda: kymatio(x), ours=lambda: ours(x)), repeats,
+                                  warmup=1, device=device)
+    return dict(size=size, batch=batch, kymatio_s=statistics.median(times['kymatio']),
+                ours_s=statistics.median(times['ours']), speedup=paired_ratio(times, 'kymatio', 'ours'),
+                rel_error=err, build_kymatio_s=build_kymatio, build_ours_s=build_ours)
 
 
 def model_cfg(kind: str, size: int) -> dict:

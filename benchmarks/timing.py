@@ -41,3 +41,9 @@ def interleaved_medians(steps: Dict[str, Callable[[], object]], repeats: int, wa
                         device: str = 'cpu') -> Dict[str, float]:
     """Median seconds per call of every function (:func:`interleaved_times`)."""
     return {k: statistics.median(v) for k, v in interleaved_times(steps, repeats, warmup, device).items()}
+
+
+def paired_ratio(times: Dict[str, List[float]], num: str, den: str) -> float:
+    """Median over rounds of ``times[num][i] / times[den][i]``: both calls of a round ran back to back,
+    so load that changes between rounds cancels (steadier than a ratio of medians on a shared CPU)."""
+    return statistics.median(a / b for a, b in zip(times[num], times[den]))

@@ -9,15 +9,18 @@ a complex FFT of real data and ~10 small tensor ops per path. This module comput
 * the Morlet/Gabor filter bank is rebuilt here in float64 with vectorised numpy (same formulas as
   ``kymatio.scattering2d.filter_bank``, which only the tests use), so kymatio is not a runtime
   dependency;
-* one FFT per input map; for each scale, all orientations are multiplied and Fourier-periodised
-  (= spatially sub-sampled) in one ``bmm`` over frequencies, then one batched inverse FFT and modulus;
+* one real FFT per input map, completed to the full spectrum by Hermitian symmetry; for each scale,
+  "multiply by every orientation's filter and Fourier-periodise" (= convolve and sub-sample in space)
+  is k^2 broadcast multiply-adds of a real filter tensor with strided views of the spectrum's k^2
+  aliasing blocks, written batch-first so that one batched inverse FFT over the last two axes and one
+  modulus follow;
 * the low-pass ``phi`` is a separable Gaussian, so "multiply by phi, periodise, inverse FFT, take the
   real part, unpad" is a fixed real linear map ``U -> A U B^T``: two small matrix products instead of a
   forward and an inverse FFT per path. This removes more than half of kymatio's FFT work; the remaining
   cost is mostly the unavoidable inverse FFT of every second-order path.
 
-The loops that remain run over scales (J, J(J-1)/2 iterations) and, on CPU, over cache-sized chunks of
-the batch, never over channels or orientations. Filters are buffers (moved by ``.to()``, broadcast by
+The loops that remain run over scales (J, J(J-1)/2 iterations), over the k^2 aliases of a scale and,
+on CPU, over L3-sized chunks of the batch, never over channels or orientations. Filters are buffers (moved by ``.to()``, broadcast by
 DDP, stored in checkpoints), not parameters. Speed: ``benchmarks/bench_scattering.py``.
 """
 import math
@@ -30,8 +33,9 @@ from mmpretrain.registry import MODELS
 
 # kymatio normalises Gabor filters with this truncated constant, not pi; kept for exact equality.
 _KYMATIO_PI = 3.1415
-# CPU batch chunks are sized so that the largest intermediate stays about this big (L2/L3-resident).
-_CPU_CHUNK_BYTES = 4 << 20
+# CPU batch chunks are sized so that the largest intermediate stays about this big (L3-resident): smaller
+# chunks parallelise worse over threads, larger ones spill to memory (sweep in benchmarks/bench_scattering).
+_CPU_CHUNK_BYTES = 16 << 20
 
 
 def padded_size(size: int, J: int) -> int:
@@ -131,27 +135,32 @@ def _reflect_index(n: int, before: int, after: int) -> np.ndarray:
     return np.pad(np.arange(n), (before, after), mode='reflect')
 
 
-def _fft2_real(x: torch.Tensor) -> torch.Tensor:
+def _full_spectrum(x: torch.Tensor) -> torch.Tensor:
     """Full 2-D spectrum of real maps (..., P, Q) from ``rfft2`` and Hermitian symmetry (about 2x
-    cheaper on CPU than ``fft2`` of real input)."""
+    cheaper on CPU than ``fft2`` of real input): X[r, c] = conj(X[-r, -c]) for the missing columns."""
     P, Q = x.shape[-2:]
     half = torch.fft.rfft2(x)
-    if Q // 2 + 1 == Q:
+    missing = Q - (Q // 2 + 1)  # columns Q//2+1 .. Q-1 mirror columns Q - c = missing .. 1
+    if missing == 0:
         return half
     rows = (-torch.arange(P, device=x.device)) % P
-    cols = Q - torch.arange(Q // 2 + 1, Q, device=x.device)
-    return torch.cat([half, half.index_select(-2, rows).index_select(-1, cols).conj()], dim=-1)
+    mirrored = half.index_select(-2, rows)[..., 1:missing + 1].flip(-1).conj_physical()
+    return torch.cat([half, mirrored], dim=-1)
 
 
-def _modulus(z: torch.Tensor) -> torch.Tensor:
-    """|z| = sqrt(re^2 + im^2), as kymatio. On the real view this is ~2x faster than complex ``abs`` or
-    ``hypot`` on CPU; its gradient is NaN at 0, so ``abs`` (sub-gradient 0 at 0, like kymatio's
-    ``ModulusStable``) is used when autograd needs it."""
+def _modulus_(z: torch.Tensor) -> torch.Tensor:
+    """|z| = sqrt(re^2 + im^2), as kymatio, overwriting the temporary ``z`` (a fresh FFT output).
+
+    Squaring the real view in place is one contiguous pass; with the strided sum and the in-place sqrt
+    this is ~2x faster than complex ``abs`` or ``hypot`` on CPU. Its gradient would be NaN at 0, so
+    ``abs`` (sub-gradient 0 at 0, like kymatio's ``ModulusStable``) is used, out of place, when autograd
+    needs it.
+    """
     if torch.is_grad_enabled() and z.requires_grad:
         return z.abs()
     zr = torch.view_as_real(z)
-    re, im = zr[..., 0], zr[..., 1]
-    return torch.addcmul(re * re, im, im).sqrt_()
+    zr.mul_(zr)
+    return torch.add(zr[..., 0], zr[..., 1]).sqrt_()
 
 
 @MODELS.register_module()
@@ -169,7 +178,8 @@ class FastScattering2D(nn.Module):
         flatten (bool): return (B, C*K, H', W') if True, else kymatio's (B, C, K, H', W').
             Defaults to True.
         cpu_chunk (int, optional): on CPU the batch is processed in chunks of this many maps so that
-            intermediates stay in cache; None picks it from the sizes (~4 MiB). GPUs take the whole batch.
+            intermediates stay in cache; None picks it from the sizes (~16 MiB). GPUs take the whole
+            batch.
 
     Shapes:
         input (B, C, H, W) -> output (B, C*K, H', W') with K = 1 + JL + L^2 J(J-1)/2,
@@ -202,58 +212,63 @@ class FastScattering2D(nn.Module):
         f32 = lambda a: torch.from_numpy(np.ascontiguousarray(a)).float()  # noqa: E731
         # first order: psi_(j1, .) at resolution 0, folded by 2^j1; the 1/k^2 of the mean is folded in.
         for j1 in range(J):
-            self.register_buffer(f'psi1_{j1}', f32(self._fold_layout(bank['psi'][j1], 2 ** j1)))
+            self.register_buffer(f'psi1_{j1}', f32(self._alias_layout(bank['psi'][j1], 2 ** j1)))
         # second order: psi_(j2, .) at resolution j1, folded by 2^(j2 - j1).
         for j1 in range(J - 1):
             for j2 in range(j1 + 1, J):
                 psi = periodize_filter(bank['psi'][j2], j1)
-                self.register_buffer(f'psi2_{j1}_{j2}', f32(self._fold_layout(psi, 2 ** (j2 - j1))))
+                self.register_buffer(f'psi2_{j1}_{j2}', f32(self._alias_layout(psi, 2 ** (j2 - j1))))
         # low-pass at every resolution: S = A U B^T with real A (H' x P_j), B (W' x Q_j)
         for j in range(J):
             self.register_buffer(f'lp_rows_{j}', f32(_lowpass_operator(bank['phi_rows'], j, J)))
             self.register_buffer(f'lp_cols_{j}', f32(_lowpass_operator(bank['phi_cols'], j, J)))
 
+    # version 2: wavelet buffers in the (m, k^2, P/k, Q/k) alias layout (version 1: (P/k * Q/k, m, k^2))
+    _version = 2
+
     @staticmethod
-    def _fold_layout(psi: np.ndarray, k: int) -> np.ndarray:
-        """Filters (m, P, Q) -> (P/k * Q/k, m, k^2): for every output frequency, the filter values of its
-        k^2 aliases, divided by k^2 (kymatio's mean-periodisation)."""
+    def _alias_layout(psi: np.ndarray, k: int) -> np.ndarray:
+        """Filters (m, P, Q) -> (m, k^2, P/k, Q/k): block a = (a_p, a_q) holds the filter on the alias
+        frequencies (p + a_p P/k, q + a_q Q/k), divided by k^2 (kymatio's mean-periodisation)."""
         m, P, Q = psi.shape
         Pk, Qk = P // k, Q // k
-        return psi.reshape(m, k, Pk, k, Qk).transpose(2, 4, 0, 1, 3).reshape(Pk * Qk, m, k * k) / (k * k)
+        return psi.reshape(m, k, Pk, k, Qk).transpose(0, 1, 3, 2, 4).reshape(m, k * k, Pk, Qk) / (k * k)
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, *args, **kwargs) -> None:
+        # checkpoints of version 1 stored the wavelets frequency-major; the values are the same
+        if local_metadata.get('version', 1) < 2:
+            for name, buf in self.named_buffers(recurse=False):
+                old = state_dict.get(prefix + name)
+                if name.startswith('psi') and old is not None and old.dim() == 3:
+                    m, kk, Pk, Qk = buf.shape
+                    state_dict[prefix + name] = old.permute(1, 2, 0).reshape(m, kk, Pk, Qk)
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, *args, **kwargs)
 
     @staticmethod
-    def _filter_fold(spec: torch.Tensor, psi: torch.Tensor) -> torch.Tensor:
-        """Spectra (n, P, Q) times each of the m real filters, periodised by k: -> (P/k, Q/k, m, n).
+    def _filter_alias_sum(spec: torch.Tensor, psi: torch.Tensor) -> torch.Tensor:
+        """Spectra (n, P, Q) times each of the m real filters, periodised by k: -> (m, n, P/k, Q/k).
 
-        Periodising a product in Fourier = sub-sampling the convolution in space by k. Per output
-        frequency this is (m, k^2) x (k^2, n) with the real and imaginary parts of the spectra as
-        2n real columns: one ``bmm`` over frequencies (a broadcast product when k = 1).
+        Periodising a product in Fourier = sub-sampling the convolution in space by k. The k^2 aliasing
+        blocks of the spectrum are strided views, so this is k^2 broadcast multiply-adds written
+        straight into the batch-first layout of the inverse FFT (no transposition, no gather).
         """
         n, P, Q = spec.shape
-        m, kk = psi.shape[1:]
-        k = int(round(math.sqrt(kk)))
-        Pk, Qk = P // k, Q // k
-        spec = spec.reshape(n, k, Pk, k, Qk).permute(2, 4, 1, 3, 0).contiguous()   # (P/k, Q/k, k, k, n)
-        spec = torch.view_as_real(spec).reshape(Pk * Qk, kk, 2 * n)
-        out = psi * spec if k == 1 else torch.bmm(psi, spec)                      # (P/k Q/k, m, 2n)
-        return torch.view_as_complex(out.reshape(Pk, Qk, m, n, 2))
+        m, kk, Pk, Qk = psi.shape
+        k = P // Pk
+        blocks = spec.view(n, k, Pk, k, Qk)
+        out = psi[:, None, 0] * blocks[None, :, 0, :, 0]
+        for a in range(1, kk):
+            out.addcmul_(psi[:, None, a], blocks[None, :, a // k, :, a % k])
+        return out
 
     def _buffer(self, name: str, dtype: torch.dtype) -> torch.Tensor:
         return getattr(self, name).to(dtype)
 
-    def _lowpass(self, u: torch.Tensor, j: int, batch_last: bool = False) -> torch.Tensor:
+    def _lowpass(self, u: torch.Tensor, j: int) -> torch.Tensor:
         """phi-filter, sub-sample to resolution J and crop real maps: A U B^T, (..., P_j, Q_j) ->
-        (..., H', W'), or (P_j, Q_j, ...) -> (H', W', ...) if ``batch_last``."""
+        (..., H', W')."""
         rows, cols = self._buffer(f'lp_rows_{j}', u.dtype), self._buffer(f'lp_cols_{j}', u.dtype)
-        (h, P), (w, Q) = rows.shape, cols.shape
-        if batch_last:
-            batch = u.shape[2:]
-            t = (rows @ u.reshape(P, -1)).reshape(h, Q, -1)                 # A U: (H', Q, n)
-            return (cols @ t).reshape(h, w, *batch)                          # B (A U) per row
-        batch = u.shape[:-2]
-        t = (u.reshape(-1, Q) @ cols.t()).reshape(-1, P, w)                # U B^T: (n, P, W')
-        t = t.transpose(1, 2).reshape(-1, P) @ rows.t()                     # (n W', H')
-        return t.reshape(*batch, w, h).transpose(-1, -2)
+        return torch.matmul(rows, u) @ cols.t()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if tuple(x.shape[-2:]) != self.shape:
@@ -274,34 +289,29 @@ class FastScattering2D(nn.Module):
             out = out.flatten(-4, -3)
         return out
 
-    def _wavelet_modulus(self, spec: torch.Tensor, name: str, batch_last: bool) -> torch.Tensor:
-        """|x * psi| for every filter of buffer ``name``, sub-sampled. Spectra (n, P, Q) ->
-        (m, n, P', Q'), or (P', Q', m, n) if ``batch_last``: on CPU, FFTs over the leading axes beat a
-        transpose for many maps (second order), contiguous last axes win for few (first order)."""
-        z = self._filter_fold(spec, self._buffer(name, spec.real.dtype))
-        if batch_last:
-            return _modulus(torch.fft.ifft2(z, dim=(0, 1)))
-        return _modulus(torch.fft.ifft2(z.permute(2, 3, 0, 1).contiguous()))
+    def _wavelet_modulus(self, spec: torch.Tensor, name: str) -> torch.Tensor:
+        """|x * psi| for every filter of buffer ``name``, sub-sampled: spectra (n, P, Q) -> (m, n, P', Q')."""
+        z = self._filter_alias_sum(spec, self._buffer(name, spec.real.dtype))
+        return _modulus_(torch.fft.ifft2(z))
 
     def _scatter(self, x: torch.Tensor) -> torch.Tensor:
         """(B, H, W) real -> (B, K, H', W')."""
         J, L, B = self.J, self.L, x.shape[0]
         h, w = self.out_shape
         x = x.index_select(-2, self.pad_rows).index_select(-1, self.pad_cols)   # (B, P, Q)
-        spec = _fft2_real(x)                                    # the one FFT per input map
-        parts = [self._lowpass(x, 0).reshape(1, B, h, w)]       # order 0
+        spec = _full_spectrum(x)                                 # the one FFT per input map
+        parts = [self._lowpass(x, 0).reshape(1, B, h, w)]        # order 0
         order2 = []
         for j1 in range(J):
-            u1 = self._wavelet_modulus(spec, f'psi1_{j1}', False)  # (L, B, P1, Q1)
+            u1 = self._wavelet_modulus(spec, f'psi1_{j1}')      # (L, B, P1, Q1)
             parts.append(self._lowpass(u1, j1))                  # order 1, theta1-major
             if j1 == J - 1:
                 continue
-            u1_spec = _fft2_real(u1.flatten(0, 1))               # (L*B, P1, Q1)
-            # (theta2, theta1, b) maps, one tensor per j2 > j1; kymatio's order: theta1, j2, theta2
-            s2 = torch.stack([self._lowpass(self._wavelet_modulus(u1_spec, f'psi2_{j1}_{j2}', True), j2,
-                                            batch_last=True)
-                              for j2 in range(j1 + 1, J)]).reshape(J - 1 - j1, h, w, L, L, B)
-            order2.append(s2.permute(4, 0, 3, 5, 1, 2).reshape(-1, B, h, w))
+            u1_spec = _full_spectrum(u1.flatten(0, 1))           # (L*B, P1, Q1), theta1-major
+            # (j2, theta2, theta1, b) maps; kymatio's order is theta1, j2, theta2
+            s2 = torch.stack([self._lowpass(self._wavelet_modulus(u1_spec, f'psi2_{j1}_{j2}'), j2)
+                              for j2 in range(j1 + 1, J)]).reshape(J - 1 - j1, L, L, B, h, w)
+            order2.append(s2.permute(2, 0, 1, 3, 4, 5).reshape(-1, B, h, w))
         return torch.cat(parts + order2).transpose(0, 1).contiguous()
 
     def extra_repr(self) -> str:

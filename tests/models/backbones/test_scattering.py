@@ -96,6 +96,30 @@ def test_filters_are_buffers_saved_with_the_checkpoint():
         scat(torch.randn(1, 3, 20, 20))
 
 
+def test_loads_version_1_checkpoints():
+    # version 1 stored each wavelet bank frequency-major, (P/k * Q/k, m, k^2), built here from the filter
+    # bank with that layout's own formula; loading converts it to the alias layout without changes.
+    J, L, shape = 2, 4, (16, 16)
+    P, Q = padded_size(16, J), padded_size(16, J)
+    psi = morlet_filter_bank(P, Q, J, L)['psi']
+
+    def v1_layout(filters, k):
+        m, Pf, Qf = filters.shape
+        return torch.from_numpy(filters.reshape(m, k, Pf // k, k, Qf // k).transpose(2, 4, 0, 1, 3)
+                                .reshape(-1, m, k * k) / (k * k)).float()
+
+    scat = FastScattering2D(shape, J=J, L=L)
+    state = scat.state_dict()
+    state['psi1_0'], state['psi1_1'] = v1_layout(psi[0], 1), v1_layout(psi[1], 2)
+    state['psi2_0_1'] = v1_layout(periodize_filter(psi[1], 0), 2)
+    state._metadata[''] = dict(version=1)
+    other = FastScattering2D(shape, J=J, L=L)
+    other.psi2_0_1.zero_()
+    other.load_state_dict(state)
+    for name in ('psi1_0', 'psi1_1', 'psi2_0_1'):
+        assert torch.allclose(getattr(other, name), getattr(scat, name), rtol=1e-6, atol=0), name
+
+
 def test_double_precision_and_gradient():
     scat = FastScattering2D((6, 6), J=1, L=2).double()
     x = torch.randn(1, 6, 6, dtype=torch.float64, requires_grad=True)
