@@ -281,8 +281,9 @@ class FastScattering2D(nn.Module):
             # float64 if the module was cast with .double(), else float32 (also after .half())
             x = x.to(torch.float64 if self.lp_rows_0.dtype == torch.float64 else torch.float32)
             # on CPU, chunks of the batch keep the working set in cache (memory-bound otherwise)
-            n = self.cpu_chunk if x.device.type == 'cpu' else max(x.shape[0], 1)
-            out = torch.cat([self._scatter(c) for c in x.split(n)]) if x.shape[0] else \
+            # in equal chunks of at most cpu_chunk maps (a small remainder chunk would run slower)
+            chunks = -(-x.shape[0] // self.cpu_chunk) if x.device.type == 'cpu' else 1
+            out = torch.cat([self._scatter(c) for c in x.tensor_split(chunks)]) if x.shape[0] else \
                 x.new_zeros(0, self.num_paths, *self.out_shape)
         out = out.reshape(*batch_shape, self.num_paths, *self.out_shape)
         if self.flatten and len(batch_shape) >= 2:
