@@ -11,6 +11,7 @@
     python benchmarks/bench_scattering.py                      # CPU, 32 px (CIFAR) and 96 px (STL-10)
     python benchmarks/bench_scattering.py --threads 1             # single-thread ratios
     python benchmarks/bench_scattering.py --device cuda --batch-size 256
+    python benchmarks/bench_scattering.py --skip-step --cpu-chunks 4,8,16,24   # CPU chunk-size sweep
 
 Ratios measured in one process are what to compare across machines; absolute times depend on load.
 """
@@ -44,6 +45,20 @@ def bench_scattering(size: int, batch: int, repeats: int, device: str) -> dict:
     return dict(size=size, batch=batch, kymatio_s=statistics.median(times['kymatio']),
                 ours_s=statistics.median(times['ours']), speedup=paired_ratio(times, 'kymatio', 'ours'),
                 rel_error=err, build_kymatio_s=build_kymatio, build_ours_s=build_ours)
+
+
+def bench_cpu_chunks(size: int, batch: int, chunks: list, repeats: int) -> dict:
+    """kymatio / ours for each ``cpu_chunk`` (maps per CPU chunk), all interleaved in one loop; the
+    default chunk (``_CPU_CHUNK_BYTES``) is what the module picks with ``cpu_chunk=None``."""
+    from kymatio.torch import Scattering2D
+    torch.manual_seed(0)
+    x = torch.randn(batch, 3, size, size)
+    calls = dict(kymatio=Scattering2D(J=2, shape=(size, size), L=16, max_order=2))
+    calls.update({c: FastScattering2D((size, size), cpu_chunk=c) for c in chunks})
+    with torch.no_grad():
+        times = interleaved_times({k: (lambda m=m: m(x)) for k, m in calls.items()}, repeats, warmup=1,
+                                  device='cpu')
+    return {c: paired_ratio(times, 'kymatio', c) for c in chunks}
 
 
 def model_cfg(kind: str, size: int) -> dict:
@@ -92,6 +107,7 @@ def main() -> None:
     parser.add_argument('--repeats', type=int, default=5)
     parser.add_argument('--skip-step', action='store_true')
     parser.add_argument('--threads', type=int, help='torch CPU threads (default: torch default)')
+    parser.add_argument('--cpu-chunks', help='comma-separated cpu_chunk values to sweep (CPU only)')
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -104,6 +120,15 @@ def main() -> None:
         print(f"| 3x{size}x{size} | {batch} | {r['kymatio_s']:.3f} | {r['ours_s']:.3f} | "
               f"{r['speedup']:.1f}x | {r['rel_error']:.1e} | "
               f"{r['build_kymatio_s']:.2f} / {r['build_ours_s']:.2f} |")
+    if args.cpu_chunks:
+        chunks = [int(c) for c in args.cpu_chunks.split(',')]
+        print('\n| input | batch | ' + ' | '.join(f'kymatio / ours, cpu_chunk={c}' for c in chunks) + ' |')
+        print('|---|---|' + '---|' * len(chunks))
+        for size, batch in ((32, args.batch_size), (96, args.batch_size_96)):
+            default = FastScattering2D((size, size)).cpu_chunk
+            r = bench_cpu_chunks(size, batch, chunks, args.repeats)
+            print(f'| 3x{size}x{size} (default chunk {default}) | {batch} | ' +
+                  ' | '.join(f'{r[c]:.2f}x' for c in chunks) + ' |')
     if args.skip_step:
         return
     print('\n| step (fwd+bwd+Adam), 2 views | batch | ScatSimCLR-8 (s) | SimCLR ResNet-18 (s) | ratio |')

@@ -34,7 +34,7 @@ from mmpretrain.registry import MODELS
 # kymatio normalises Gabor filters with this truncated constant, not pi; kept for exact equality.
 _KYMATIO_PI = 3.1415
 # CPU batch chunks are sized so that the largest intermediate stays about this big (L3-resident): smaller
-# chunks parallelise worse over threads, larger ones spill to memory (sweep in benchmarks/bench_scattering).
+# chunks parallelise worse over threads, larger ones spill to memory (sweep: bench_scattering --cpu-chunks).
 _CPU_CHUNK_BYTES = 16 << 20
 
 
@@ -280,8 +280,7 @@ class FastScattering2D(nn.Module):
         with torch.autocast(device_type=x.device.type, enabled=False):
             # float64 if the module was cast with .double(), else float32 (also after .half())
             x = x.to(torch.float64 if self.lp_rows_0.dtype == torch.float64 else torch.float32)
-            # on CPU, chunks of the batch keep the working set in cache (memory-bound otherwise)
-            # in equal chunks of at most cpu_chunk maps (a small remainder chunk would run slower)
+            # on CPU, equal chunks of at most cpu_chunk maps keep the working set in cache
             chunks = -(-x.shape[0] // self.cpu_chunk) if x.device.type == 'cpu' else 1
             out = torch.cat([self._scatter(c) for c in x.tensor_split(chunks)]) if x.shape[0] else \
                 x.new_zeros(0, self.num_paths, *self.out_shape)
