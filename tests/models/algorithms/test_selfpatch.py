@@ -45,11 +45,78 @@ def test_teacher_patch_logits_are_aggregated_neighbours(wrap):
     assert [p.shape for p in t_patch] == [(2, 16, 64), (2, 16, 64), (2, 4, 64)]
 
 
-def test_any_grid_size():
-    model = build(wrap_neighbours=False).eval()
-    views = crops((24, 40), (24, 40), (8, 24), (8, 8))  # 3x5, 1x3 and 1x1 patch grids
-    out = model.loss(views, None)
-    assert torch.isfinite(out['loss_image']) and torch.isfinite(out['loss_patch'])
+def naive_class_attention(aggregator, context):
+    """The aggregator's class token after its blocks, attending over ``[cls, context]`` (``(L, C)``),
+    written out one token at a time (no shared keys, no gathering, no masks), then its final LN."""
+    cls = aggregator.cls_token[0]
+    for blk in aggregator.blocks:
+        tokens = blk.norm1(torch.cat([cls[None], context]))  # (1 + L, C)
+        q, k, v = blk.q(tokens[0]), blk.k(tokens), blk.v(tokens)
+        d = q.shape[0] // blk.num_heads
+        heads = []
+        for h in range(blk.num_heads):
+            sl = slice(h * d, (h + 1) * d)
+            weights = torch.softmax(torch.stack([q[sl] @ k[j, sl] for j in range(len(tokens))]) * d**-0.5, 0)
+            heads.append(sum(w * v[j, sl] for j, w in enumerate(weights)))
+        cls = cls + blk.proj(torch.cat(heads))
+        cls = cls + blk.mlp(blk.norm2(cls))
+    return aggregator.norm(cls)
+
+
+def naive_matched_neighbours(tokens, h, w, wrap, k=4):
+    """For each patch of a row-major ``h x w`` grid: its ``k`` most cosine-similar 8-neighbours."""
+    out = []
+    for p in range(h * w):
+        row, col = divmod(p, w)
+        found = set()
+        for dy in (-1, 0, 1):
+            for dx in (-1, 0, 1):
+                r, c = row + dy, col + dx
+                if wrap:
+                    r, c = r % h, c % w
+                elif not (0 <= r < h and 0 <= c < w):
+                    continue
+                if r * w + c != p:
+                    found.add(r * w + c)
+        sims = {q: float(torch.nn.functional.cosine_similarity(tokens[p], tokens[q], dim=0)) for q in found}
+        out.append(sorted(found, key=lambda q: -sims[q])[:k])
+    return out
+
+
+@pytest.mark.parametrize('wrap', [True, False])
+def test_any_grid_size(wrap):
+    """3x5, 1x3 and 1x1 patch grids (the reference allows only 14x14 and 6x6): both losses equal the ones of
+    logits computed naively (python loops over patches for the matching and the class attention)."""
+    model = build(wrap_neighbours=wrap).eval()
+    views = crops((24, 40), (24, 40), (8, 24), (8, 8))
+    grids = [(3, 5), (3, 5), (1, 3), (1, 1)]
+    image_loss, patch_loss = copy.deepcopy(model.dino_loss), copy.deepcopy(model.patch_loss)
+    t = model.teacher
+    s_img, s_patch, t_img, t_patch = [], [], [], []
+    with torch.no_grad():
+        for x, (h, w) in zip(views, grids):
+            rows = {key: [] for key in ('s_img', 's_patch', 't_img', 't_patch')}
+            for img in x:
+                t_tokens = t['backbone'](img[None])[-1][0].flatten(1).T  # (h*w, C), row-major
+                s_tokens = model.backbone(img[None])[-1][0].flatten(1).T
+                assert t_tokens.shape[0] == h * w
+                rows['t_img'].append(t['neck'](naive_class_attention(t['aggregator'], t_tokens)[None])[0])
+                rows['s_img'].append(model.neck(naive_class_attention(model.aggregator, s_tokens)[None])[0])
+                matched = naive_matched_neighbours(t_tokens, h, w, wrap)
+                if (h, w) == (1, 1):
+                    assert matched == [[]]  # no neighbour: the copy of the class token attends to itself only
+                y = torch.stack([naive_class_attention(t['aggregator'], t_tokens[nb]) for nb in matched])
+                rows['t_patch'].append(t['patch_neck'](y))
+                rows['s_patch'].append(model.patch_neck(model.aggregator.norm(s_tokens)))
+            for key, dest in (('s_img', s_img), ('s_patch', s_patch), ('t_img', t_img), ('t_patch', t_patch)):
+                dest.append(torch.stack(rows[key]))
+        out = model.loss(views, None)
+        got_t_img, got_t_patch = model.encode_tokens(t, views, teacher=True)
+    for got, expected in zip(got_t_patch + got_t_img, t_patch + t_img):
+        assert torch.allclose(got, expected, atol=1e-5)
+    expected_image = image_loss(s_img, t_img[:2], update_center=False)
+    assert torch.allclose(out['loss_image'], expected_image, atol=1e-5)
+    assert torch.allclose(out['loss_patch'], 0.1 * patch_loss(s_patch, t_patch), atol=1e-5)
 
 
 @pytest.mark.parametrize('all_crops', [True, False])
