@@ -1,10 +1,10 @@
 """SCRL: Spatially Consistent Representation Learning (Roh et al., CVPR 2021)."""
+import copy
 from typing import Dict, List, Optional, Tuple, Union
 
 import torch
 import torch.distributed as dist
 import torch.nn as nn
-from mmpretrain.models.utils import CosineEMA
 from mmpretrain.models.selfsup.base import BaseSelfSupervisor
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
@@ -13,50 +13,43 @@ from torchvision.ops import roi_align
 
 from mmspatial.geometry import collect_view_geometry
 from mmspatial.models.utils.scrl_box_generator import SCRLBoxes
+from mmspatial.models.utils.scrl_target import SCRLTargetNetwork
 
 
 @MODELS.register_module()
 class SCRL(BaseSelfSupervisor):
     """SCRL: BYOL on RoI features of box pairs that show the same image region in two views.
 
-    `Spatially Consistent Representation Learning <https://arxiv.org/abs/2103.06122>`_, following
-    the authors' code kakaobrain/scrl (master @62730fb; ``models/box_generator.py``,
-    ``models/backbone.py``, ``trainer/trainer.py``, ``trainer/base.py``):
+    `Spatially Consistent Representation Learning <https://arxiv.org/abs/2103.06122>`_; reference code
+    kakaobrain/scrl (master @62730fb): ``models/backbone.py``, ``models/box_generator.py``,
+    ``trainer/trainer.py``, ``trainer/base.py``. Design notes, the reference's behaviour step by step and
+    every difference from it: ``configs/scrl/README.md``.
 
-    - both views go through the backbone as one batch ``[v1; v2]`` (as the reference does, so BN
-      statistics are shared by the views); ``roi_align`` pools one vector per box from the last stage
-      (batch index ``b`` in view 1, ``B + b`` in view 2);
-    - the projector (``neck``) and the predictor (``head.predictor``) also see all boxes of both
-      views as one batch; the target network is an EMA of backbone + projector;
-    - loss: ``mean_b[(2 - 2cos(q(z1_b), z2'_b)) + (2 - 2cos(q(z2_b), z1'_b))]`` over all boxes of the
-      batch (``head.loss_module`` should be ``CosineSimilarityLoss(shift_factor=2, scale_factor=2)``);
-      there is no image-level loss in the reference; ``image_loss_weight > 0`` adds BYOL's loss on
-      the globally pooled features (same projector, predictor and form) for users who want both;
-    - target momentum ``tau = 1 - (1 - base_tau) * (cos(pi * k / K) + 1) / 2`` per iteration, i.e.
-      mmpretrain's ``CosineEMA`` with ``momentum = 1 - base_tau`` (its convention is inverted);
-    - images whose views do not overlap (or overlap by at most ``min_size``) give no boxes;
-    - under DDP the box loss is the mean over the boxes of *all* ranks: each rank's mean is weighted
-      by ``its boxes / mean boxes per rank`` (one scalar all-reduce per step), so that DDP's average
-      of the rank gradients is the gradient of the global box mean. Without it (the reference: a
-      per-rank mean) a rank with few or no boxes would weigh as much as one with many, e.g. a rank
-      without boxes would halve the gradient of the others. The logged ``loss`` of a rank is its
-      weighted share; the mean over ranks is the global value.
-
-    Not ported: the reference's online linear classifier (a monitor that needs labels).
+    Contract: ``loss`` takes two views ``[v1, v2]`` of ``(B, 3, H, W)`` and data samples with the view
+    geometry; it returns ``loss = mean_b[(2 - 2cos(q(z1_b), z2'_b)) + (2 - 2cos(q(z2_b), z1'_b))]``
+    over the box pairs of the batch (under DDP: over the boxes of all ranks), where ``z`` is the
+    projection (``neck``) of the box's RoI-aligned last-stage feature, ``q`` the predictor
+    (``head.predictor``) and ``z'`` the same from the EMA target network (backbone + neck). A batch
+    without any box gives a zero loss that still reaches every parameter.
 
     Args:
         backbone (dict): backbone config; its last output is pooled (e.g. ResNet stage 4).
         neck (dict): projector, e.g. ``NonLinearNeck(2048, 4096, 256, with_bias=True,
-            with_last_bn=False)`` (Linear-BN-ReLU-Linear without bias, as the reference).
-        head (dict): ``LatentPredictHead`` with the predictor (256-4096-256) and the loss.
-        base_tau (float): base EMA coefficient in the reference / BYOL-paper convention
-            ``target <- tau * target + (1 - tau) * online``: 0.97 for the 200-epoch setting, 0.996
-            for 1000 epochs. Defaults to 0.97.
+            with_last_bn=False)`` (Linear-BN-ReLU-Linear, no bias in the last Linear, as the reference).
+        head (dict): ``LatentPredictHead`` with the predictor (256-4096-256) and
+            ``CosineSimilarityLoss(shift_factor=2, scale_factor=2)``.
+        base_tau (float): EMA coefficient at step 0 in the reference convention
+            ``target <- tau * target + (1 - tau) * online``, annealed to 1 on a cosine: 0.97 for
+            200 epochs, 0.996 for 1000. Defaults to 0.97.
+        target_init (str): ``'random'``: the target starts from its own random initialisation, as the
+            reference; ``'online'``: it starts as a copy of the online network (mmpretrain BYOL).
+            Defaults to ``'random'``.
         box_generator (dict): :class:`SCRLBoxGenerator` config. Defaults to the reference settings.
         roi_align_cfg (dict): ``torchvision.ops.roi_align`` arguments ``output_size``,
             ``spatial_scale``, ``sampling_ratio``, ``aligned``. Defaults to the reference's
             ``(1, 1/32, -1, False)``. Outputs larger than 1x1 are averaged to one vector per box.
-        image_loss_weight (float): weight of the optional image-level BYOL term. Defaults to 0.
+        image_loss_weight (float): weight of an extra image-level term (the same loss on globally
+            pooled features; the reference has none). Defaults to 0.
         pretrained (str, optional): checkpoint to initialise from.
         data_preprocessor (dict, optional): defaults to ``SelfSupDataPreprocessor``.
         init_cfg (dict | list[dict], optional): initialisation config.
@@ -67,6 +60,7 @@ class SCRL(BaseSelfSupervisor):
                  neck: dict,
                  head: dict,
                  base_tau: float = 0.97,
+                 target_init: str = 'random',
                  box_generator: Optional[dict] = None,
                  roi_align_cfg: Optional[dict] = None,
                  image_loss_weight: float = 0.,
@@ -82,6 +76,8 @@ class SCRL(BaseSelfSupervisor):
                 "like 0.004 is mmpretrain CosineEMA's `momentum = 1 - tau`")
         if image_loss_weight < 0:
             raise ValueError(f'image_loss_weight must be >= 0, got {image_loss_weight}')
+        if target_init not in SCRLTargetNetwork.INIT:
+            raise ValueError(f'target_init must be one of {SCRLTargetNetwork.INIT}, got {target_init!r}')
         self.base_tau = base_tau
         self.image_loss_weight = image_loss_weight
         box_generator = dict(box_generator or {})
@@ -93,8 +89,14 @@ class SCRL(BaseSelfSupervisor):
             raise KeyError(f'roi_align_cfg: unknown keys {sorted(unknown)}; expected '
                            f'{sorted(self.roi_align_cfg)}')
         self.roi_align_cfg.update(roi_align_cfg or {})
-        # CosineEMA: avg <- (1 - m) * avg + m * src, m annealed from `momentum` to 0 (tau -> 1).
-        self.target_net = CosineEMA(nn.Sequential(self.backbone, self.neck), momentum=1 - base_tau)
+        if target_init == 'random':
+            # the target's own modules, built from the same configs (a copy of a pre-built module
+            # starts equal to it); initialised with their init_cfg when the model is
+            target = nn.Sequential(*[copy.deepcopy(cfg) if isinstance(cfg, nn.Module) else MODELS.build(cfg)
+                                     for cfg in (backbone, neck)])
+        else:
+            target = copy.deepcopy(nn.Sequential(self.backbone, self.neck))  # overwritten at step 0
+        self.target_net = SCRLTargetNetwork(target, base_tau, init=target_init)
 
     def last_stage(self, backbone: nn.Module, views: List[Tensor]) -> List[Tensor]:
         """Last backbone output of each view; one backbone call when the views have one size."""

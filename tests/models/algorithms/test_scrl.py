@@ -59,26 +59,67 @@ def test_symmetric_loss_hand_computed():
     assert model.symmetric_loss(online, target).item() == pytest.approx(2.2, abs=1e-6)
 
 
-def test_default_ema_matches_the_reference_schedule():
-    model = MODELS.build(scrl_cfg(base_tau=0.97))
-    assert model.target_net.momentum == pytest.approx(0.03)  # CosineEMA convention: 1 - tau
+def test_target_starts_from_its_own_random_init():
+    """Reference trainer.py: _initialize_target_network(from_online=False); the EMA only pulls it along."""
+    torch.manual_seed(0)
+    model = MODELS.build(scrl_cfg())
+    model.init_weights()
+    online, target = model.backbone.conv1.weight, model.target_net.module[0].conv1.weight
+    assert not torch.allclose(online, target)
+    # initialised like the online network (Kaiming normal, fan_out, as torchvision): std sqrt(2 / (64*7*7))
+    assert target.std().item() == pytest.approx(math.sqrt(2 / 3136), rel=0.05)
+    assert online.std().item() == pytest.approx(math.sqrt(2 / 3136), rel=0.05)
+    MessageHub.get_current_instance().update_info('max_iters', 10)
+    before = copy.deepcopy(model.target_net.module.state_dict())
+    model.target_net.update_parameters(nn.Sequential(model.backbone, model.neck))  # first forward
+    after = model.target_net.module.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)  # step 0 applies nothing
+    assert int(model.target_net.steps) == 1
+
+
+def test_target_init_online_copies_at_step_0():
+    model = MODELS.build(scrl_cfg(target_init='online'))
+    model.init_weights()
     online = nn.Sequential(model.backbone, model.neck)
-    total = 100
-    MessageHub.get_current_instance().update_info('max_iters', total)
-    for step in (1, 50, 100):
+    model.target_net.update_parameters(online)
+    for (name, t), o in zip(model.target_net.module.state_dict().items(), online.state_dict().values()):
+        assert torch.equal(t, o), name
+    with pytest.raises(ValueError, match='target_init'):
+        MODELS.build(scrl_cfg(target_init='copy'))
+
+
+def test_ema_schedule_matches_the_reference():
+    """trainer/base.py: after optimiser step k of K, tau_k = 1 - (1 - m_base)(cos(pi k / K) + 1) / 2.
+
+    Our update runs at the start of forward s (after step s - 1), so call s applies tau_{s-1}.
+    """
+    model = MODELS.build(scrl_cfg(base_tau=0.97))
+    online = nn.Sequential(model.backbone, model.neck)
+    MessageHub.get_current_instance().update_info('max_iters', 100)
+    # call s -> k = s - 1 -> tau: k=0: 0.97; k=50: 1 - 0.03 * 0.5 = 0.985; k=100: 1
+    for calls, tau in ((1, 0.97), (51, 0.985), (101, 1.)):
         for p in model.target_net.module.parameters():
-            p.data.zero_()
+            p.data.fill_(2.)
         for p in online.parameters():
             p.data.fill_(1.)
-        model.target_net.steps.fill_(step)
+        model.target_net.steps.fill_(calls)
         model.target_net.update_parameters(online)
-        tau = 1 - (1 - 0.97) * (math.cos(math.pi * step / total) + 1) / 2  # trainer/base.py
         got = next(model.target_net.module.parameters())
-        # target <- tau * 0 + (1 - tau) * 1
-        assert torch.allclose(got, torch.full_like(got, 1 - tau), atol=1e-7), step
-    assert 1 - tau == pytest.approx(0.)  # tau reaches 1 at the end
+        # target <- tau * 2 + (1 - tau) * 1
+        assert torch.allclose(got, torch.full_like(got, 1 + tau), atol=1e-6), calls
     with pytest.raises(ValueError, match='CosineEMA'):
         MODELS.build(scrl_cfg(base_tau=0.004))
+
+
+def test_target_keeps_its_own_bn_statistics():
+    """The reference averages parameters only; the target's BN buffers come from its own forwards."""
+    model = MODELS.build(scrl_cfg())
+    MessageHub.get_current_instance().update_info('max_iters', 10)
+    online = nn.Sequential(model.backbone, model.neck)
+    model.backbone.bn1.running_mean.fill_(5.)
+    for _ in range(2):
+        model.target_net.update_parameters(online)
+    assert torch.equal(model.target_net.module[0].bn1.running_mean, torch.zeros(64))
 
 
 def _batch(crop_pairs, flip_pairs, size=64):
@@ -127,13 +168,27 @@ def test_partly_overlapping_batch_counts_boxes_and_gives_grads():
     _assert_every_parameter_has_a_finite_grad(model)
 
 
-def test_image_level_term_and_bad_config():
+def test_image_level_term_is_the_symmetric_loss_on_pooled_features():
     model = MODELS.build(scrl_cfg(image_loss_weight=0.5))
     MessageHub.get_current_instance().update_info('max_iters', 10)
-    data = _batch([[[0., 0., 100., 96.], [20., 0., 128., 90.]]] * 2, [[False, True]] * 2)
-    losses = model.loss(**model.data_preprocessor(data, True))
+    data = model.data_preprocessor(_batch([[[0., 0., 100., 96.], [20., 0., 128., 90.]]] * 2,
+                                          [[False, True]] * 2), True)
+    losses = model.loss(**data)
     assert set(losses) == {'loss_scrl', 'loss_byol', 'num_boxes', 'valid_images'}
-    assert 0 < losses['loss_byol'].item() < 0.5 * 8
+    # naive: globally pooled stage-4 features of [v1; v2] (one backbone batch, as the model), projected,
+    # predicted; 0.5 * mean over images of (2 - 2cos(q(z1), z2') + 2 - 2cos(q(z2), z1'))
+    with torch.no_grad():
+        views = torch.cat(data['inputs'])
+        z = model.neck([model.backbone(views)[-1].mean(dim=(2, 3), keepdim=True)])[0]
+        q = model.head.predictor([z])[0]
+        target_backbone, target_neck = model.target_net.module
+        t = target_neck([target_backbone(views)[-1].mean(dim=(2, 3), keepdim=True)])[0]
+    q1, q2 = q.chunk(2)
+    t1, t2 = t.chunk(2)
+    cos = torch.nn.functional.cosine_similarity
+    expected = 0.5 * ((2 - 2 * cos(q1, t2)) + (2 - 2 * cos(q2, t1))).mean()
+    assert losses['loss_byol'].item() == pytest.approx(expected.item(), rel=1e-5)
+    assert losses['loss_byol'].item() > 0.1  # not a degenerate 0 == 0
     with pytest.raises(KeyError, match='roi_align_cfg'):
         MODELS.build(scrl_cfg(roi_align_cfg=dict(pool_size=2)))
 
@@ -142,9 +197,8 @@ def view_pipeline(size):
     return [dict(type='RandomResizedCropWithBox', scale=size, crop_ratio_range=(0.2, 1.),
                  interpolation='bicubic', backend='pillow'),
             dict(type='RandomFlipWithFlag', prob=0.5),
-            # hue=0: mmcv 2.1's adjust_hue overflows for negative hue under numpy 2 (reported to the lead)
             dict(type='RandomApply', prob=0.8, transforms=[
-                dict(type='ColorJitter', brightness=0.4, contrast=0.4, saturation=0.2, hue=0.)]),
+                dict(type='SafeHueColorJitter', brightness=0.4, contrast=0.4, saturation=0.2, hue=0.1)]),
             dict(type='RandomGrayscale', prob=0.2, keep_channels=True,
                  channel_weights=(0.114, 0.587, 0.2989)),
             dict(type='ResizeBlur', prob=0.5),
