@@ -1,6 +1,3 @@
-# SimCLR baseline of the reference (ResNetSimCLR): torchvision-style ResNet-18 (ImageNet stem, also
-# at 32 px), global pool -> 512-512-128 projection, same data, loss and optimiser as ScatSimCLR.
-_base_ = ['./scatsimclr8_1xb64-100e_stl10.py']
-model = dict(
-    backbone=dict(_delete_=True, type='ResNet', depth=18, zero_init_residual=False),
-    neck=dict(in_channels=512, hid_channels=512, with_avg_pool=True))
+# SimCLR baseline of the reference (ResNet-18), contrastive loss only, on STL-10 (paper Table 3, last row).
+_base_ = ['./_base_/models/simclr_resnet18.py', './_base_/datasets/stl10_scatsimclr.py',
+          './_base_/schedules/adam_100e.py', './_base_/scatsimclr_runtime.py']

@@ -3,12 +3,15 @@
 All return RGB ``uint8`` HWC images in ``results['img']`` (like mmpretrain's ``CIFAR10``), so configs use
 ``to_rgb=False``.
 """
+import copy
 import os.path as osp
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Tuple, Union
 
 import numpy as np
+from mmengine.dataset import Compose
 from mmpretrain.datasets import CIFAR100, BaseDataset
 from mmpretrain.registry import DATASETS
+from torch.utils.data import Dataset
 
 # CIFAR-100 fine label -> superclass ("coarse label" of the CIFAR-100 release, as used by SCAN/RUC and
 # ``src/data/cifar_20.py`` of vkinakh/scatsimclr); index = fine label in alphabetical order.
@@ -138,3 +141,62 @@ class NpzImageDataset(BaseDataset):
             raise ValueError(f'{self.split}_images must be (N, H, W, 3) uint8, got {imgs.shape} {imgs.dtype}')
         return [dict(img=img) if labels is None else dict(img=img, gt_label=int(lab))
                 for img, lab in zip(imgs, labels if labels is not None else [None] * len(imgs))]
+
+
+def holdout_indices(num: int, ratio: float, seed: int) -> Tuple[np.ndarray, np.ndarray]:
+    """(train, held-out) sample indices, sorted: a seeded shuffle, the first ``floor(ratio * num)`` held out.
+
+    Reference: ``BaseDatasetWrapper.get_data_loaders`` of vkinakh/scatsimclr (``valid_size: 0.05``):
+    ``np.random.shuffle(indices); split = int(np.floor(valid_size * n)); train, valid = indices[split:],
+    indices[:split]``. The reference shuffles with numpy's global generator (a new split per run unless
+    seeded elsewhere); here the split is a function of ``seed`` alone.
+    """
+    if not 0 <= ratio < 1:
+        raise ValueError(f'holdout ratio must be in [0, 1), got {ratio}')
+    order = np.random.default_rng(seed).permutation(num)
+    split = int(np.floor(ratio * num))
+    return np.sort(order[split:]), np.sort(order[:split])
+
+
+@DATASETS.register_module()
+class HoldOutSplit(Dataset):
+    """The training part (or the held-out part) of a dataset split at random, deterministically.
+
+    ScatSimCLR's reference trains on 95 % of the training split and keeps 5 % for a validation loss
+    (:func:`holdout_indices`). The wrapped dataset is built without a pipeline; this wrapper applies
+    ``pipeline`` to its data infos, so ``train_dataloader.dataset.pipeline`` stays where configs and
+    tools expect it.
+
+    Args:
+        dataset (dict | BaseDataset): the dataset to split (its own ``pipeline`` must be empty).
+        ratio (float): held-out fraction. Defaults to 0.05 (the reference's ``valid_size``).
+        seed (int): seed of the split. Defaults to 0.
+        part (str): 'train' (the remaining 1 - ratio) or 'holdout'. Defaults to 'train'.
+        pipeline (Sequence): transforms applied to the wrapped dataset's data infos.
+    """
+
+    def __init__(self, dataset: Union[dict, BaseDataset], ratio: float = 0.05, seed: int = 0,
+                 part: str = 'train', pipeline: Sequence = ()) -> None:
+        if part not in ('train', 'holdout'):
+            raise ValueError(f"HoldOutSplit part must be 'train' or 'holdout', got {part!r}")
+        self.dataset = DATASETS.build(dataset) if isinstance(dataset, dict) else dataset
+        if len(getattr(self.dataset, 'pipeline', Compose([])).transforms):
+            raise ValueError('HoldOutSplit applies the pipeline itself: give it `pipeline` and leave the '
+                             f'wrapped {type(self.dataset).__name__} without one')
+        self.ratio, self.seed, self.part = ratio, seed, part
+        train, held_out = holdout_indices(len(self.dataset), ratio, seed)
+        self.indices = train if part == 'train' else held_out
+        self.pipeline = Compose(list(pipeline))
+
+    @property
+    def metainfo(self) -> dict:
+        return copy.deepcopy(self.dataset.metainfo)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def get_data_info(self, idx: int) -> dict:
+        return self.dataset.get_data_info(int(self.indices[idx]))
+
+    def __getitem__(self, idx: int) -> dict:
+        return self.pipeline(self.get_data_info(idx))

@@ -1,11 +1,11 @@
-"""CIFAR-100-20 superclasses, STL-10 binary layout, npz image arrays."""
+"""CIFAR-100-20 superclasses, STL-10 binary layout, npz image arrays, the 95 % / 5 % hold-out split."""
 import numpy as np
 import pytest
 from mmpretrain.datasets import CIFAR100
 from mmpretrain.registry import DATASETS
 
 import mmspatial  # noqa: F401
-from mmspatial.datasets.scatsimclr_datasets import CIFAR100_TO_20, CIFAR20_CATEGORIES
+from mmspatial.datasets.scatsimclr_datasets import CIFAR100_TO_20, CIFAR20_CATEGORIES, holdout_indices
 
 
 def test_cifar100_20_map():
@@ -53,3 +53,42 @@ def test_npz_dataset_on_cifar10_subset(shared_data):
     assert len(train) == 10000 and len(val) == 2000
     assert train[0]['img'].shape == (32, 32, 3) and 0 <= train[0]['gt_label'] < 10
     assert 'gt_label' not in val[0] and len(train.metainfo['classes']) == 10
+
+
+def test_holdout_indices_follow_the_reference_split():
+    # reference: shuffle, split = floor(0.05 * n), train = indices[split:], valid = indices[:split]
+    train, held = holdout_indices(40, 0.05, seed=0)
+    order = np.random.default_rng(0).permutation(40)
+    assert held.tolist() == sorted(order[:2].tolist()) and train.tolist() == sorted(order[2:].tolist())
+    assert len(train) == 38 and not set(train) & set(held) and set(train) | set(held) == set(range(40))
+    assert [len(p) for p in holdout_indices(50000, 0.05, 0)] == [47500, 2500]     # CIFAR train split
+    assert [len(p) for p in holdout_indices(105000, 0.05, 0)] == [99750, 5250]    # STL-10 train+unlabeled
+    assert [len(p) for p in holdout_indices(39, 0.05, 0)] == [38, 1]               # floor(1.95) = 1
+    assert np.array_equal(holdout_indices(40, 0.05, 0)[0], train)                  # deterministic
+    assert not np.array_equal(holdout_indices(40, 0.05, 1)[1], held)              # the seed picks the split
+    with pytest.raises(ValueError, match='ratio'):
+        holdout_indices(40, 1.0, 0)
+
+
+def _npz(tmp_path, num=40):
+    imgs = np.arange(num, dtype=np.uint8)[:, None, None, None] * np.ones((1, 4, 4, 3), dtype=np.uint8)
+    path = tmp_path / 'tiny.npz'
+    np.savez(path, train_images=imgs, train_labels=np.arange(num) % 10)
+    return str(path)
+
+
+def test_holdout_split_dataset(tmp_path):
+    inner = dict(type='NpzImageDataset', ann_file=_npz(tmp_path))
+    pipeline = [dict(type='PackInputs')]
+    train = DATASETS.build(dict(type='HoldOutSplit', dataset=inner, pipeline=pipeline))
+    held = DATASETS.build(dict(type='HoldOutSplit', dataset=inner, part='holdout', pipeline=pipeline))
+    assert len(train) == 38 and len(held) == 2
+    # image k is filled with the value k: the wrapper serves exactly its indices, through the pipeline
+    seen = [int(train[i]['inputs'][0, 0, 0]) for i in range(len(train))]
+    assert seen == holdout_indices(40, 0.05, 0)[0].tolist()
+    assert {int(held[i]['inputs'][0, 0, 0]) for i in range(2)} == set(holdout_indices(40, 0.05, 0)[1].tolist())
+    assert train.metainfo == DATASETS.build(inner).metainfo
+    with pytest.raises(ValueError, match='without one'):
+        DATASETS.build(dict(type='HoldOutSplit', dataset=dict(inner, pipeline=pipeline)))
+    with pytest.raises(ValueError, match="'val'"):
+        DATASETS.build(dict(type='HoldOutSplit', dataset=inner, part='val'))

@@ -22,7 +22,7 @@ import copy
 import itertools
 import math
 from functools import lru_cache
-from typing import Dict, List, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from mmcv.transforms import BaseTransform, Compose
@@ -78,7 +78,8 @@ def jigsaw_permutations(num: int = 35, num_tiles: int = 9) -> np.ndarray:
     from the identity; repeatedly add the permutation whose minimum distance to the chosen ones is
     largest (ties: the largest summed distance, then the first in lexicographic order). For the
     default 35 of 9 tiles the minimum pairwise distance is 7 and the mean 8.23 (tests check both).
-    The reference loads a file of unknown provenance (``data/permutations_35.npy``) instead.
+    The reference loads a fixed file instead (``data/permutations_35.npy``);
+    ``JigsawPretext(permutations_file=...)`` uses such a file.
 
     Returns:
         np.ndarray: (num, num_tiles) int64; row p maps output slot t to source tile ``perm[p, t]``.
@@ -99,16 +100,57 @@ def jigsaw_permutations(num: int = 35, num_tiles: int = 9) -> np.ndarray:
     return perms[chosen].astype(np.int64)
 
 
-def tile_boxes(height: int, width: int, grid: int = 3) -> List[Tuple[int, int, int, int]]:
-    """Row-major (x1, y1, x2, y2) tile boxes with the reference's rounding.
+def load_permutations(path: str, num: int = 35, num_tiles: int = 9) -> np.ndarray:
+    """Load and validate a user's permutation set: a ``.npy`` array of shape (num, num_tiles).
 
-    The reference cuts tile (i, j) as ``[ceil(j*s), int(j*s + s))`` with ``s = width / grid`` in both
-    directions (it assumes square images), so when the side is not a multiple of ``grid`` 1-px seams
-    between tiles are dropped (e.g. columns 10 and 21 of a 32-px image). We use the height for rows.
+    Rows may be 0- or 1-based: as the reference's ``retrive_permutations``, a set whose minimum is 1 is
+    shifted down by one. Every row must then be a permutation of ``0 .. num_tiles - 1`` and no row may
+    repeat; otherwise a ``ValueError`` names the file and the row.
+
+    Returns:
+        np.ndarray: (num, num_tiles) int64, as :func:`jigsaw_permutations`.
     """
-    sy, sx = height / grid, width / grid
-    return [(math.ceil(j * sx), math.ceil(i * sy), int(j * sx + sx), int(i * sy + sy))
-            for i in range(grid) for j in range(grid)]
+    try:
+        perms = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as err:
+        raise ValueError(f'permutations_file {path!r}: cannot read a .npy array ({err})') from err
+    if perms.shape != (num, num_tiles):
+        raise ValueError(f'permutations_file {path!r}: expected shape ({num}, {num_tiles}), got {perms.shape}')
+    if not np.issubdtype(perms.dtype, np.number) or not np.array_equal(perms, np.round(perms)):
+        raise ValueError(f'permutations_file {path!r}: entries must be integers, got dtype {perms.dtype}')
+    perms = perms.astype(np.int64)
+    if perms.min() == 1:  # 1-based file (the reference accepts both)
+        perms = perms - 1
+    identity = np.arange(num_tiles)
+    seen = {}
+    for row, perm in enumerate(perms):
+        if not np.array_equal(np.sort(perm), identity):
+            raise ValueError(f'permutations_file {path!r}: row {row} {perm.tolist()} is not a permutation of '
+                             f'0..{num_tiles - 1} (or 1..{num_tiles})')
+        key = perm.tobytes()
+        if key in seen:
+            raise ValueError(f'permutations_file {path!r}: row {row} repeats row {seen[key]} ({perm.tolist()})')
+        seen[key] = row
+    return perms
+
+
+def tile_boxes(height: int, width: int, grid: int = 3) -> List[Tuple[int, int, int, int]]:
+    """Row-major (x1, y1, x2, y2) tile boxes, computed in floating point exactly as the reference.
+
+    Reference (``JigsawDataset._get_patches``): with ``s = side / grid`` and ``a = s / 2``, tile (i, j) has
+    centre ``c = a * 2 * k + a`` per axis (k = j for x, i for y) and spans ``[ceil(c - a), int(c + a))``.
+    The float rounding drops pixels: at 32 px the spans are [0, 10), [11, 21), [22, 31), so columns 10
+    and 21 (seams) and column 31 (the last one) are never used; at 64 px the last span ends at 63; at
+    96 px (a multiple of 3 with exact halves) the tiles cover the image. The reference assumes square
+    images (it uses the width for both axes); we use the height for rows.
+    """
+    def spans(side: int) -> List[Tuple[int, int]]:
+        half = float(side) / grid / 2
+        centres = [half * k * 2 + half for k in range(grid)]
+        return [(math.ceil(c - half), int(c + half)) for c in centres]
+
+    rows, cols = spans(height), spans(width)
+    return [(x1, y1, x2, y2) for y1, y2 in rows for x1, x2 in cols]
 
 
 @TRANSFORMS.register_module()
@@ -120,20 +162,31 @@ class JigsawPretext(BaseTransform):
     colour augmentation and no mean/std normalisation (``ScatSimCLR(raw_pretext_inputs=True)`` undoes the
     data preprocessor's normalisation for them); slot t holds tile ``perms[label][t]``.
 
+    Tile edges follow the reference's float rounding (:func:`tile_boxes`). The permutation set is
+    generated (:func:`jigsaw_permutations`, minimum pairwise Hamming distance 7) unless
+    ``permutations_file`` gives one, e.g. the reference's ``data/permutations_35.npy`` (a different set:
+    labels, and heads trained with one set, do not transfer to the other).
+
     Added keys: ``pretext_img`` (list of grid^2 images), ``pretext_label`` (int64 permutation index).
 
     Args:
         tile_size (int | Sequence[int]): (h, w) every tile is resized to, the views' input size.
         grid (int): tiles per side. Defaults to 3.
-        num_permutations (int): size of the permutation set (:func:`jigsaw_permutations`). Defaults to 35.
+        num_permutations (int): size of the permutation set. Defaults to 35.
         interpolation (str): PIL resampling filter name. Defaults to 'bilinear' (torchvision's default).
+        permutations_file (str, optional): ``.npy`` of shape (num_permutations, grid^2), 0- or 1-based
+            (:func:`load_permutations` validates it). Defaults to None (the generated set).
     """
 
     def __init__(self, tile_size: Union[int, Sequence[int]], grid: int = 3, num_permutations: int = 35,
-                 interpolation: str = 'bilinear') -> None:
+                 interpolation: str = 'bilinear', permutations_file: Optional[str] = None) -> None:
         self.tile_size = (tile_size, tile_size) if isinstance(tile_size, int) else tuple(tile_size)
         self.grid = grid
-        self.permutations = jigsaw_permutations(num_permutations, grid * grid)
+        self.permutations_file = permutations_file
+        if permutations_file is None:
+            self.permutations = jigsaw_permutations(num_permutations, grid * grid)
+        else:
+            self.permutations = load_permutations(permutations_file, num_permutations, grid * grid)
         self.resample = getattr(Image.Resampling, interpolation.upper())
 
     def tiles(self, img: np.ndarray) -> List[np.ndarray]:
@@ -151,7 +204,7 @@ class JigsawPretext(BaseTransform):
 
     def __repr__(self) -> str:
         return (f'{type(self).__name__}(tile_size={self.tile_size}, grid={self.grid}, '
-                f'num_permutations={len(self.permutations)})')
+                f'num_permutations={len(self.permutations)}, permutations_file={self.permutations_file!r})')
 
 
 @TRANSFORMS.register_module()

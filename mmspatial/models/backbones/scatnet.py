@@ -13,36 +13,18 @@ from .scattering import FastScattering2D
 
 @MODELS.register_module()
 class ScatNet(BaseModule):
-    """ScatSimCLR encoder: scattering -> BN -> conv3x3 adapter -> residual blocks -> 4x4 pool.
+    """ScatSimCLR encoder: scattering -> [BN] -> conv3x3 adapter -> residual blocks -> 4x4 pool -> h.
 
     `ScatSimCLR: self-supervised contrastive learning with pretext task regularization for small-scale
     datasets <https://arxiv.org/abs/2108.13939>`_ (Kinakh, Taran, Voloshynovskiy, ICCV 2021 VIPriors).
-    Reference: ``src/models/scatnet_simclr.py`` of vkinakh/scatsimclr (the encoder part of its
-    ``ScatSimCLR``; the projection head is the neck in mmspatial).
+    Reference: ``ScatSimCLR`` in ``src/models/scatnet_simclr.py`` of vkinakh/scatsimclr (its encoder; the
+    projection head is the neck here). Layouts, parameter counts and the differences from the paper:
+    ``configs/scatsimclr/README.md``.
 
-    * A fixed scattering transform (:class:`FastScattering2D`, equal to kymatio's ``Scattering2D(J, L,
-      max_order=2)``) of every input channel: 3 x (1 + JL + L^2 J(J-1)/2) = 867 maps at H/4 x W/4 for the
-      default J=2, L=16; followed by BatchNorm.
-    * Adapter: conv3x3 (no bias) -> BN -> ReLU to 32 channels (8-block model) or 256, then basic residual
-      blocks, all stride 1 (1x1 conv + BN shortcut where the width changes), as listed in
-      :attr:`arch_settings`; ``AdaptiveAvgPool2d(4)``; flatten -> h of 128 x 4 x 4 = 2048 dims.
-
-    Parameter counts (``tests/models/backbones/test_scatnet.py`` checks them), encoder alone / with the
-    2048-2048-128 projection head (4.46 M) vs. the paper's Table 2-3 "params" column:
-
-    ======  ===========  =================  ==============
-    depth   encoder (M)  encoder+head (M)   paper (M)
-    ======  ===========  =================  ==============
-    8       1.648        6.106              6.1
-    12      4.820        9.278              7.8
-    16      6.001        10.460             10.4 / 10.5
-    30      11.043       15.502             14.1
-    45      12.133       16.591             (not in paper)
-    ======  ===========  =================  ==============
-
-    The paper's counts include the projection head. They match the released code for 8 and 16 blocks
-    but not for 12 (+1.5 M) and 30 (+1.4 M): the paper's 12/30-block models presumably differ from the
-    released layouts. We follow the code (it produced the released checkpoints).
+    The scattering output (``in_channels * num_paths`` maps, 867 for J=2, L=16) goes to the adapter
+    directly by default: the reference builds ``_scatnet_bn`` but its ``forward`` never applies it. The
+    BatchNorm is always built (so parameter counts and state-dict keys match the reference); when
+    ``scat_norm=False`` it is frozen and unused, which also keeps DDP free of unused trainable parameters.
 
     Args:
         depth (int): number of residual blocks, one of 8, 12, 16, 30, 45. Defaults to 8.
@@ -53,6 +35,8 @@ class ScatNet(BaseModule):
         L (int): scattering orientations. Defaults to 16.
         pool_size (int): output side of the adaptive average pool. Defaults to 4.
         flatten (bool): return h as (B, 128 * pool^2) (True) or (B, 128, pool, pool). Defaults to True.
+        scat_norm (bool): apply the BatchNorm to the scattering output (mmspatial's former default; an option).
+            Defaults to False (the reference code).
         norm_cfg (dict): norm layers (use ``SyncBN`` for multi-GPU training). Defaults to BN.
         init_cfg (dict | list[dict], optional): defaults to None, i.e. PyTorch's default
             initialisation, as the reference.
@@ -75,6 +59,7 @@ class ScatNet(BaseModule):
                  L: int = 16,
                  pool_size: int = 4,
                  flatten: bool = True,
+                 scat_norm: bool = False,
                  norm_cfg: dict = dict(type='BN'),
                  init_cfg: Optional[Union[dict, list]] = None) -> None:
         super().__init__(init_cfg=init_cfg)
@@ -83,8 +68,11 @@ class ScatNet(BaseModule):
         self.depth, self.flatten = depth, flatten
         self.scattering = FastScattering2D(input_size, J=J, L=L, flatten=True)
         scat_channels = in_channels * self.scattering.num_paths
-        self.scat_norm_name, scat_norm = build_norm_layer(norm_cfg, scat_channels, postfix='_scat')
-        self.add_module(self.scat_norm_name, scat_norm)
+        self.scat_norm_name, norm = build_norm_layer(norm_cfg, scat_channels, postfix='_scat')
+        self.add_module(self.scat_norm_name, norm)
+        self.apply_scat_norm = scat_norm
+        if not scat_norm:  # built for parity with the reference, never applied: keep it out of training
+            self.scat_norm.requires_grad_(False)
 
         stem_channels, stages = self.arch_settings[depth]
         self.stem = nn.Sequential(
@@ -103,5 +91,8 @@ class ScatNet(BaseModule):
         return getattr(self, self.scat_norm_name)
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor]:
-        h = self.pool(self.layers(self.stem(self.scat_norm(self.scattering(x)))))
+        s = self.scattering(x)
+        if self.apply_scat_norm:
+            s = self.scat_norm(s)
+        h = self.pool(self.layers(self.stem(s)))
         return (h.flatten(1) if self.flatten else h, )

@@ -6,7 +6,7 @@ from mmpretrain.registry import TRANSFORMS
 from PIL import Image
 
 import mmspatial  # noqa: F401
-from mmspatial.datasets.transforms.pretext import jigsaw_permutations, tile_boxes
+from mmspatial.datasets.transforms.pretext import jigsaw_permutations, load_permutations, tile_boxes
 
 
 def test_rotation_labels_match_cv2_rotations():
@@ -49,10 +49,70 @@ def test_jigsaw_permutations():
 
 
 def test_tile_boxes_follow_reference_rounding():
+    # reference: s = W / 3, a = s / 2, c = 2 a k + a, span [ceil(c - a), int(c + a)) in float arithmetic
     assert tile_boxes(96, 96)[:3] == [(0, 0, 32, 32), (32, 0, 64, 32), (64, 0, 96, 32)]
-    # 32 px: s = 10.67, tiles [ceil(j s), int(j s + s)) -> rows/columns 10 and 21 are dropped
-    assert tile_boxes(32, 32)[:3] == [(0, 0, 10, 10), (11, 0, 21, 10), (22, 0, 32, 10)]
-    assert tile_boxes(32, 32)[8] == (22, 22, 32, 32)
+    assert tile_boxes(96, 96)[8] == (64, 64, 96, 96)
+    # 32 px: a = 5.33..; the last centre 26.66.. + a = 31.999.. truncates to 31, so the spans are
+    # [0, 10), [11, 21), [22, 31): columns/rows 10, 21 (seams) and 31 (the last) are dropped
+    assert tile_boxes(32, 32)[:3] == [(0, 0, 10, 10), (11, 0, 21, 10), (22, 0, 31, 10)]
+    assert tile_boxes(32, 32)[8] == (22, 22, 31, 31)
+    # 64 px: [0, 21), [22, 42), [43, 63): the last tile ends at 63, not 64
+    assert [(x1, x2) for x1, _, x2, _ in tile_boxes(64, 64)[:3]] == [(0, 21), (22, 42), (43, 63)]
+    assert tile_boxes(64, 64)[8] == (43, 43, 63, 63)
+    # rows use the height (the reference assumes square images)
+    assert [(y1, y2) for _, y1, _, y2 in tile_boxes(96, 32)[::3]] == [(0, 32), (32, 64), (64, 96)]
+
+
+def test_jigsaw_tiles_at_32px_drop_the_last_row_and_column():
+    img = np.zeros((32, 32, 3), dtype=np.uint8)
+    img[31, :] = img[:, 31] = 255  # only the last row and column are bright
+    tiles = TRANSFORMS.build(dict(type='JigsawPretext', tile_size=32)).tiles(img)
+    assert all(t.max() == 0 for t in tiles)
+    assert tiles[8].shape == (9, 9, 3) and tiles[0].shape == (10, 10, 3)
+
+
+def _save(tmp_path, arr, name='perms.npy'):
+    path = tmp_path / name
+    np.save(path, arr)
+    return str(path)
+
+
+def test_permutations_file_is_loaded_and_used(tmp_path):
+    rng = np.random.default_rng(0)
+    perms = np.stack([rng.permutation(9) for _ in range(35)])
+    assert len({tuple(p) for p in perms.tolist()}) == 35
+    assert np.array_equal(load_permutations(_save(tmp_path, perms)), perms)
+    # 1-based files are shifted down by one, as the reference's retrive_permutations
+    assert np.array_equal(load_permutations(_save(tmp_path, perms + 1, 'one.npy')), perms)
+    jig = TRANSFORMS.build(dict(type='JigsawPretext', tile_size=32, permutations_file=_save(tmp_path, perms)))
+    img = np.random.default_rng(1).integers(0, 256, (96, 96, 3), dtype=np.uint8)
+    np.random.seed(0)
+    out = jig(dict(img=img))
+    label = int(out['pretext_label'])
+    tiles = jig.tiles(img)
+    for slot, src in enumerate(perms[label]):  # slot t holds the file's tile perms[label][t]
+        assert np.array_equal(out['pretext_img'][slot], tiles[src])
+
+
+def test_permutations_file_is_validated(tmp_path):
+    good = np.stack([np.roll(np.arange(9), k) for k in range(9)] +
+                    [np.roll(np.arange(9)[::-1], k) for k in range(9)] +
+                    [np.random.default_rng(k).permutation(9) for k in range(17)])
+    assert len({tuple(p) for p in good.tolist()}) == 35
+    with pytest.raises(ValueError, match=r'short\.npy.*shape \(35, 9\).*\(34, 9\)'):
+        load_permutations(_save(tmp_path, good[:34], 'short.npy'))
+    bad = good.copy()
+    bad[5] = [0, 0, 2, 3, 4, 5, 6, 7, 8]
+    with pytest.raises(ValueError, match=r'bad\.npy.*row 5 .*not a permutation'):
+        load_permutations(_save(tmp_path, bad, 'bad.npy'))
+    dup = good.copy()
+    dup[20] = dup[3]
+    with pytest.raises(ValueError, match=r'dup\.npy.*row 20 repeats row 3'):
+        load_permutations(_save(tmp_path, dup, 'dup.npy'))
+    with pytest.raises(ValueError, match='integers'):
+        load_permutations(_save(tmp_path, good + 0.5, 'float.npy'))
+    with pytest.raises(ValueError, match='missing.npy'):
+        TRANSFORMS.build(dict(type='JigsawPretext', tile_size=32, permutations_file=str(tmp_path / 'missing.npy')))
 
 
 def test_jigsaw_tiles_reassemble_to_the_original():

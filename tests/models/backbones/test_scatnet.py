@@ -72,3 +72,36 @@ def test_scattering_is_not_trained():
     before = model.scattering.psi1_0.clone()
     model(torch.randn(2, 3, 32, 32))[0].sum().backward()
     assert torch.equal(model.scattering.psi1_0, before)
+
+
+def test_scattering_bn_is_built_but_not_applied_by_default():
+    # reference: ScatSimCLR creates `_scatnet_bn` but its forward never calls it
+    torch.manual_seed(0)
+    model = MODELS.build(dict(type='ScatNet', depth=8, input_size=(16, 16), J=2, L=4))
+    x = torch.randn(4, 3, 16, 16) * 5 + 3
+    model.train()
+    (h, ) = model(x)
+    manual = model.pool(model.layers(model.stem(model.scattering(x)))).flatten(1)
+    assert torch.equal(h, manual)
+    bn = model.scat_norm
+    assert torch.equal(bn.running_mean, torch.zeros_like(bn.running_mean))  # never saw a batch
+    assert int(bn.num_batches_tracked) == 0
+    assert not any(p.requires_grad for p in bn.parameters())  # frozen: no unused trainable params under DDP
+    assert count(bn) == 2 * bn.num_features  # still counted, as in the reference
+
+
+def test_scattering_bn_option():
+    torch.manual_seed(0)
+    model = MODELS.build(dict(type='ScatNet', depth=8, input_size=(16, 16), J=2, L=4, scat_norm=True))
+    x = torch.randn(4, 3, 16, 16) * 5 + 3
+    model.train()
+    s = model.scattering(x)
+    (h, ) = model(x)
+    bn = model.scat_norm
+    assert int(bn.num_batches_tracked) == 1
+    # running mean after one batch: momentum 0.1 times the batch mean of every scattering map
+    assert torch.allclose(bn.running_mean, 0.1 * s.mean(dim=(0, 2, 3)), atol=1e-6)
+    var = s.var(dim=(0, 2, 3), unbiased=False, keepdim=True)
+    normed = (s - s.mean(dim=(0, 2, 3), keepdim=True)) / torch.sqrt(var + bn.eps)
+    assert torch.allclose(h, model.pool(model.layers(model.stem(normed))).flatten(1), atol=1e-5)
+    assert all(p.requires_grad for p in bn.parameters())

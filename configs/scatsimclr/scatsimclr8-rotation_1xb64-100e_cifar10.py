@@ -1,4 +1,0 @@
-# ScatSimCLR-8 + rotation regulariser (lambda = 0.3 from the start, as the code; paper: pretext_start=40).
-_base_ = ['./scatsimclr8_1xb64-100e_cifar10.py']
-model = dict(pretext_head=dict(type='RotationHead'))
-train_dataloader = dict(dataset=dict(pipeline={{_base_.rotation_train_pipeline}}))
