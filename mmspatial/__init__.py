@@ -1,11 +1,11 @@
 """mmspatial: spatially aware self-supervised pretraining for OpenMMLab.
 
 ``import mmspatial`` (or ``custom_imports=dict(imports=['mmspatial'])`` in a config) registers every
-model, transform, dataset and hook of the package into mmpretrain's registries (and the few transfer
-modules into mmdet's / mmseg's), and makes mmengine's checkpoint loading work with torch >= 2.6.
+model, transform, dataset and hook of the package into mmpretrain's registries (the runner, optimiser
+wrapper and checkpoint hook into mmengine's, the few transfer modules into mmdet's / mmseg's). It adds
+names only: no function, method or registry entry of another library is replaced (docs/safety.md).
 """
 from .version import __version__
-from . import compat  # noqa: F401,E402  (patches must be in place before any checkpoint is loaded)
 from . import datasets, engine, evaluation, models  # noqa: F401,E402
 
 __all__ = ['__version__']

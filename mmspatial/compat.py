@@ -1,53 +1,37 @@
-"""Compatibility fixes for the pinned stack (mmengine 0.10.7 / mmcv 2.1.0 on torch >= 2.6, numpy 2).
+"""Numpy-2-safe hue adjustment for mmcv 2.1.0, without modifying mmcv.
 
-1. Checkpoint loading (below). 2. ``mmcv.adjust_hue`` under numpy 2 (at the end of the file).
+mmcv 2.1.0's ``adjust_hue`` does ``h += np.uint8(hue_factor * 255)``; for a negative factor numpy >= 2
+raises "OverflowError: Python integer -14 out of bounds for uint8" where numpy 1 wrapped around. Every
+colour jitter with ``hue > 0`` (BYOL, SCRL, DINO pipelines) draws negative factors half of the time.
 
-torch 2.6 changed ``torch.load``'s default to ``weights_only=True``. mmengine 0.10.7 calls
-``torch.load(filename, map_location=...)`` without the argument, so resuming one of its *own*
-checkpoints (which pickle ``HistoryBuffer``, numpy arrays, optimizer state...) fails with
-"Weights only load failed". We re-register mmengine's local-file checkpoint loader with
-``weights_only=False``, i.e. exactly mmengine's behaviour under the torch it was written for.
-
-Why this and not the alternatives:
-* ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1`` would change ``torch.load`` for the whole process and asks
-  every user to set an environment variable;
-* allow-listing globals with ``torch.serialization.add_safe_globals`` needs the exact list of types that
-  any hook, optimizer or message-hub entry may pickle, and breaks on the first new one.
-The scope stays narrow: only mmengine's local-file checkpoint loading (``load_from``, ``--resume``,
-``load_checkpoint``, ``init_cfg=dict(type='Pretrained')``) is affected, and these load files the user
-chose to train from. As with any pickle, do not load checkpoints from untrusted sources.
+* :func:`adjust_hue`: mmcv's function with the shift computed modulo 256 (numpy 1's result).
+* ``SafeHueColorJitter`` (``mmspatial/datasets/transforms/color_jitter.py``): mmpretrain's
+  ``ColorJitter`` calling :func:`adjust_hue`; mmspatial's configs use it.
+* :func:`enable_numpy2_hue_fix`: an explicit, process-wide opt-in that makes ``mmcv.adjust_hue`` this
+  function, for pipelines we do not write (``mmpretrain::`` base configs). ``tools/train.py`` calls
+  it; ``import mmspatial`` does not.
 """
-import os.path as osp
-import warnings
-from typing import Any, Optional
+from typing import Optional
 
 import cv2
 import mmcv
 import numpy as np
-import torch
-from mmengine.runner.checkpoint import CheckpointLoader
+
+__all__ = ['adjust_hue', 'enable_numpy2_hue_fix']
+
+_MMCV_ADJUST_HUE = mmcv.image.photometric.adjust_hue  # mmcv's own function, for the opt-in's undo
 
 
-def load_trusted_checkpoint(filename: str, map_location: Optional[Any] = None) -> Any:
-    """``torch.load`` of a local checkpoint with mmengine's pre-torch-2.6 semantics."""
-    filename = osp.expanduser(filename)
-    if not osp.isfile(filename):
-        raise FileNotFoundError(f'{filename} can not be found.')
-    return torch.load(filename, map_location=map_location, weights_only=False)
+def adjust_hue(img: np.ndarray, hue_factor: float, backend: Optional[str] = None) -> np.ndarray:
+    """``mmcv.adjust_hue`` (mmcv 2.1.0) with the hue shift computed modulo 256.
 
+    Same maths as under numpy 1: ``int(hue_factor * 255)`` (truncation toward zero), wrapped onto the
+    0..255 hue circle (OpenCV's ``HSV_FULL`` / PIL's ``HSV`` hue range).
 
-# Replaces mmengine's ``load_from_local`` (same prefix, same signature).
-CheckpointLoader.register_scheme(prefixes='', loader=load_trusted_checkpoint, force=True)
-
-
-def _numpy2_safe_adjust_hue(img: np.ndarray, hue_factor: float,
-                            backend: Optional[str] = None) -> np.ndarray:
-    """mmcv 2.1.0's ``adjust_hue`` with the hue shift computed modulo 256.
-
-    mmcv does ``h += np.uint8(hue_factor * 255)``; for a negative factor numpy >= 2 raises
-    "OverflowError: Python integer -14 out of bounds for uint8" where numpy 1 wrapped around. Every
-    colour-jitter with ``hue > 0`` (BYOL, SCRL, DINO pipelines) hits it. Same maths as numpy 1:
-    truncate toward zero, then wrap.
+    Args:
+        img (np.ndarray): BGR image, ``(H, W, 3)``.
+        hue_factor (float): shift of the hue channel, in ``[-0.5, 0.5]`` turns.
+        backend (str, optional): ``'cv2'`` or ``'pillow'``; defaults to mmcv's ``imread_backend``.
     """
     if backend is None:
         backend = mmcv.image.io.imread_backend
@@ -72,10 +56,13 @@ def _numpy2_safe_adjust_hue(img: np.ndarray, hue_factor: float,
     return cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR_FULL).astype(dtype)
 
 
-if int(np.__version__.split('.')[0]) >= 2:
-    mmcv.adjust_hue = mmcv.image.adjust_hue = _numpy2_safe_adjust_hue
-    mmcv.image.photometric.adjust_hue = _numpy2_safe_adjust_hue
+def enable_numpy2_hue_fix(enable: bool = True) -> None:
+    """Opt in (process-wide): ``mmcv.adjust_hue`` becomes :func:`adjust_hue`; ``False`` undoes it.
 
-# mmcv's adjust_brightness/contrast warn on every call made by mmpretrain's ColorJitter (cv2 backend),
-# flooding training logs with thousands of identical lines; the behaviour is correct.
-warnings.filterwarnings('ignore', message="Only use 'alpha' for pillow backend")
+    For entry points other than ``tools/train.py`` whose pipelines use mmpretrain's ``ColorJitter``
+    with ``hue > 0`` under numpy >= 2::
+
+        import mmspatial.compat; mmspatial.compat.enable_numpy2_hue_fix()
+    """
+    fn = adjust_hue if enable else _MMCV_ADJUST_HUE
+    mmcv.adjust_hue = mmcv.image.adjust_hue = mmcv.image.photometric.adjust_hue = fn

@@ -2,6 +2,12 @@
 
 Differences from mmpretrain's script, all automatic:
 * ``mmspatial`` is imported, so configs work with or without ``custom_imports``;
+* a config naming no ``runner_type`` runs with ``SpatialRunner``: checkpoints are loaded with
+  ``weights_only=True`` and mmspatial's allow-list (``--trust-checkpoint PATH`` loads one file you trust
+  with ``weights_only=False``), a checkpoint that does not fit the model is an error, saves are atomic
+  (docs/safety.md);
+* mmcv's ``adjust_hue`` is made numpy-2-safe for this process
+  (``mmspatial.compat.enable_numpy2_hue_fix``), for pipelines inherited from mmpretrain's configs;
 * ``--launcher pytorch|slurm`` also works without CUDA (gloo process group, CPU DDP wrapper, SyncBN
   reverted to BN with a log line; see ``mmspatial/engine/distributed.py``);
 * without a launcher, SyncBN is reverted to BN (mmengine logs it) instead of failing with
@@ -14,7 +20,8 @@ from mmengine.config import Config, DictAction
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-import mmspatial  # noqa: F401  (registers modules, patches checkpoint loading)
+import mmspatial  # noqa: F401  (registers modules)
+from mmspatial.compat import enable_numpy2_hue_fix
 from mmspatial.engine.launch import merge_train_args, setup_cpu_distributed
 
 
@@ -26,6 +33,10 @@ def parse_args() -> argparse.Namespace:
                         help='resume from this checkpoint, or (no value) from the latest checkpoint '
                         'in the work directory')
     parser.add_argument('--amp', action='store_true', help='automatic mixed precision training')
+    parser.add_argument('--trust-checkpoint', action='append', default=[], metavar='PATH',
+                        help='unpickle this checkpoint with weights_only=False (it may run code stored in '
+                        'it); only for files you trust that need a type outside mmspatial\'s allow-list. '
+                        'Repeatable; same as trusted_checkpoints=[...] in the config')
     parser.add_argument('--no-validate', action='store_true',
                         help='do not evaluate checkpoints during training')
     parser.add_argument('--auto-scale-lr', action='store_true',
@@ -55,7 +66,8 @@ def main() -> None:
         auto_scale_lr=args.auto_scale_lr, no_validate=args.no_validate,
         no_pin_memory=args.no_pin_memory, no_persistent_workers=args.no_persistent_workers,
         launcher=args.launcher, cfg_options=args.cfg_options,
-        strict_cfg_options=args.strict_cfg_options)
+        strict_cfg_options=args.strict_cfg_options, trust_checkpoints=args.trust_checkpoint)
+    enable_numpy2_hue_fix()
     setup_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
     runner.train()

@@ -1,15 +1,20 @@
 # mmspatial default runtime: mmpretrain's, plus the plugin import, TensorBoard logging and the
-# reliability hooks (NaN guard, generator state in checkpoints, skipped-sample count). Checkpoints are
-# written atomically by `import mmspatial` (mmspatial/engine/atomic_checkpoint.py).
+# reliability hooks (NaN guard, generator state in checkpoints, skipped-sample count).
 default_scope = 'mmpretrain'
 custom_imports = dict(imports=['mmspatial'], allow_failed_imports=False)
+# mmengine's Runner plus: checkpoints loaded with weights_only=True and mmspatial's allow-list, a
+# checkpoint that does not fit the model is an error, atomic saves (docs/safety.md). A checkpoint you
+# trust that needs another type: trusted_checkpoints = ['/path/to/file.pth'] (or --trust-checkpoint).
+runner_type = 'SpatialRunner'
 
 default_hooks = dict(
     runtime_info=dict(type='RuntimeInfoHook'),
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3),
+    # CheckpointHook that never leaves the run without a valid latest checkpoint (atomic writes; the
+    # oldest checkpoint is deleted after the new one is written).
+    checkpoint=dict(type='AtomicCheckpointHook', interval=1, max_keep_ckpts=3),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     # Reliability (docs/reliability.md). A NaN/Inf loss stops the run, naming the iteration, before
     # the broken state reaches a checkpoint (disable: default_hooks.nan_guard.keys=[]).

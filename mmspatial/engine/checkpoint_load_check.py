@@ -2,12 +2,14 @@
 
 mmengine 0.10.7's ``Runner.load_checkpoint`` loads with ``strict=False``: a checkpoint of another
 backbone (ResNet-50 into a ResNet-18 run, a ViT into a ResNet) only logs a warning listing missing and
-mismatched keys, and training silently starts from (mostly) random weights. Importing this module
-(``import mmspatial`` does) wraps ``Runner.load_checkpoint``: when the caller did not ask for
+mismatched keys, and training silently starts from (mostly) random weights.
+:func:`load_checkpoint_checked` (what ``SpatialRunner.load_checkpoint`` runs; ``runner_type =
+'SpatialRunner'`` in ``configs/_base_/default_runtime.py``): when the caller did not ask for
 ``strict=True`` itself, the checkpoint's keys and shapes are compared with the model's (after the
 ``revise_keys`` renaming and the ``after_load_checkpoint`` hooks) on every rank, and a mismatch raises
 :class:`CheckpointMismatchError` naming the file, the missing / unexpected / shape-mismatched keys and,
-where it can be told, the checkpoint's architecture. Nothing is loaded in that case.
+where it can be told, the checkpoint's architecture. Nothing is loaded in that case. mmengine's
+``Runner`` itself is not modified.
 
 Escape hatch: ``load_from_strict = False`` in the config (or ``--cfg-options load_from_strict=False``
 with ``--no-strict-cfg-options``) restores mmengine's partial loading. To initialise only a backbone from
@@ -16,18 +18,16 @@ instead of ``load_from``.
 """
 import re
 from collections import OrderedDict
-from typing import Callable, List, Mapping, Sequence, Tuple
+from typing import List, Mapping, Sequence, Tuple
 
 from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner
 from mmengine.runner.checkpoint import _load_checkpoint, _load_checkpoint_to_model
 
-__all__ = ['CheckpointMismatchError', 'find_state_dict_mismatch', 'format_mismatch']
+__all__ = ['CheckpointMismatchError', 'find_state_dict_mismatch', 'format_mismatch', 'load_checkpoint_checked']
 
 # Keys a module resizes in its own load hook (mmpretrain's ViT interpolates ``pos_embed``).
 RESIZABLE_SUFFIXES: Tuple[str, ...] = ('pos_embed', )
-_original_load_checkpoint: Callable = getattr(Runner.load_checkpoint, '__wrapped_load__',
-                                              Runner.load_checkpoint)
 
 
 class CheckpointMismatchError(RuntimeError):
@@ -84,13 +84,17 @@ def _revise(state: Mapping, revise_keys: Sequence[Tuple[str, str]]) -> Mapping:
     return state
 
 
-def load_checkpoint(self: Runner, filename: str, map_location='cpu', strict: bool = False,
-                    revise_keys: list = [(r'^module.', '')]):  # noqa: B006  (mmengine's signature)
-    """``Runner.load_checkpoint`` that checks the checkpoint fits the model before loading it."""
+def load_checkpoint_checked(self: Runner, filename: str, map_location='cpu', strict: bool = False,
+                            revise_keys: list = [(r'^module.', '')]):  # noqa: B006  (mmengine's signature)
+    """``Runner.load_checkpoint`` (mmengine 0.10.7) that checks the checkpoint fits the model first.
+
+    ``load_from_strict = False`` in the runner's config (or ``strict=True`` from the caller) gives
+    mmengine's behaviour.
+    """
     cfg = getattr(self, 'cfg', None) or {}
     if strict or not cfg.get('load_from_strict', True):
-        return _original_load_checkpoint(self, filename, map_location=map_location, strict=strict,
-                                         revise_keys=revise_keys)
+        return Runner.load_checkpoint(self, filename, map_location=map_location, strict=strict,
+                                      revise_keys=revise_keys)
     checkpoint = _load_checkpoint(filename, map_location=map_location)
     self.call_hook('after_load_checkpoint', checkpoint=checkpoint)  # as mmengine, before loading
     model = self.model.module if is_model_wrapper(self.model) else self.model
@@ -103,14 +107,3 @@ def load_checkpoint(self: Runner, filename: str, map_location='cpu', strict: boo
     self._has_loaded = True
     self.logger.info(f'Load checkpoint from {filename}')
     return checkpoint
-
-
-load_checkpoint.__wrapped_load__ = _original_load_checkpoint
-
-
-def install() -> None:
-    """Install the check (idempotent; done on import)."""
-    Runner.load_checkpoint = load_checkpoint
-
-
-install()

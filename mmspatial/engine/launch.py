@@ -2,13 +2,14 @@
 import logging
 import os.path as osp
 from copy import deepcopy
-from typing import Optional
+from typing import Optional, Sequence
 
 import torch
 from mmengine.config import Config, ConfigDict
 from mmengine.logging import print_log
 
 from .config_check import check_cfg_options
+from .cpu_amp import accelerator_available
 from .distributed import init_cpu_distributed
 
 
@@ -16,13 +17,21 @@ def merge_train_args(cfg: Config, *, config_path: str, work_dir: Optional[str] =
                      resume: Optional[str] = None, amp: bool = False, auto_scale_lr: bool = False,
                      no_validate: bool = False, no_pin_memory: bool = False,
                      no_persistent_workers: bool = False, launcher: str = 'none',
-                     cfg_options: Optional[dict] = None, strict_cfg_options: bool = True) -> Config:
+                     cfg_options: Optional[dict] = None, strict_cfg_options: bool = True,
+                     trust_checkpoints: Sequence[str] = ()) -> Config:
     """Apply mmpretrain's ``tools/train.py`` command-line semantics to a config (same flags).
 
     With ``strict_cfg_options`` (the default) a ``cfg_options`` key whose parent path does not exist,
     or that is a near-typo of an existing key, raises ``UnknownConfigKeyError`` naming it (see
     :mod:`mmspatial.engine.config_check`); ``False`` merges any key, as mmengine does.
+
+    mmspatial additions: a config naming no ``runner_type`` runs with ``SpatialRunner`` (safe and
+    strict checkpoint loading, atomic saves); ``trust_checkpoints`` (``--trust-checkpoint``) is added
+    to the config's ``trusted_checkpoints`` (files unpickled with ``weights_only=False``).
     """
+    cfg.setdefault('runner_type', 'SpatialRunner')
+    if trust_checkpoints:
+        cfg.trusted_checkpoints = list(cfg.get('trusted_checkpoints', None) or []) + list(trust_checkpoints)
     if no_validate:
         cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
     cfg.launcher = launcher
@@ -33,10 +42,11 @@ def merge_train_args(cfg: Config, *, config_path: str, work_dir: Optional[str] =
     if amp:
         if 'optim_wrapper' not in cfg:
             raise KeyError(f'{config_path}: --amp needs an optim_wrapper in the config')
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
-        if not torch.cuda.is_available():
-            # AmpOptimWrapper's autocast works on the CPU with bfloat16 only.
+        if accelerator_available():
+            cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        else:  # mmengine's AmpOptimWrapper refuses to run without an accelerator; bfloat16 autocast
+            cfg.optim_wrapper.type = 'CPUAmpOptimWrapper'
             cfg.optim_wrapper.setdefault('dtype', 'bfloat16')
     if resume == 'auto':
         cfg.resume, cfg.load_from = True, None

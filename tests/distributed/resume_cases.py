@@ -40,10 +40,10 @@ class KillAtIterHook(Hook):
 def train_until_killed(name: str, work_dir: str, kill_at: int, cfg_kwargs: dict) -> None:
     """Target of the killed run (a fresh process from a fork server, see ``test_resume.py``)."""
     import torch
-    from mmengine.runner import Runner
+    from mmengine.registry import RUNNERS
     torch.set_num_threads(1)  # as the runs in the test process
     os.environ[KILL_ENV] = str(kill_at)
-    Runner.from_cfg(resume_cfg(name, work_dir, **cfg_kwargs)).train()
+    RUNNERS.build(resume_cfg(name, work_dir, **cfg_kwargs)).train()
     os._exit(3)  # only reached if the kill did not happen
 
 
@@ -73,10 +73,10 @@ def resume_cfg(name: str, work_dir, max_epochs: int = 2, max_iters: int = 0, ckp
                                 dataset=dataset)
     if max_iters:
         cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters)
-        checkpoint = dict(type='CheckpointHook', interval=ckpt_iters, by_epoch=False)
+        checkpoint = dict(type='AtomicCheckpointHook', interval=ckpt_iters, by_epoch=False)
     else:
         cfg.train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs)
-        checkpoint = dict(type='CheckpointHook', interval=1)
+        checkpoint = dict(type='AtomicCheckpointHook', interval=1)
     cfg.default_hooks.checkpoint = checkpoint
     cfg.default_hooks.logger = dict(type='LoggerHook', interval=1)
     cfg.log_processor = dict(window_size=1)  # the scalars are the per-iteration values
@@ -93,6 +93,7 @@ def resume_cfg(name: str, work_dir, max_epochs: int = 2, max_iters: int = 0, ckp
     if not rng:
         cfg.default_hooks.pop('rng_state')
     cfg.randomness = dict(seed=0, deterministic=True)
+    assert cfg.runner_type == 'SpatialRunner'  # configs/_base_/default_runtime.py: safe, strict loading
     cfg.work_dir = str(work_dir)
     cfg.log_level = 'WARNING'
     cfg.resume = resume

@@ -2,7 +2,8 @@
 
 For every algorithm: run A trains uninterrupted; run B is a separate process killed with
 ``os._exit(1)`` right after the checkpoint of epoch 1 (``KillAtIterHook``); B is then resumed
-(``resume=True``, what ``tools/train.py --resume`` sets) and its per-iteration losses in
+(``resume=True``, what ``tools/train.py --resume`` sets; ``SpatialRunner``, so the checkpoints are
+unpickled with ``weights_only=True`` and mmspatial's allow-list) and its per-iteration losses in
 ``vis_data/scalars.json`` must equal A's. This covers the EMA target / DINO teacher, the DINO centres
 (buffers), the optimiser and LR/WD schedules, the teacher-temperature warm-up (mid-warm-up at the
 resume point) and the sampler (epoch-seeded order). ``test_resume_mid_epoch`` resumes DINO from an
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from mmengine.runner import Runner
+from mmengine.registry import RUNNERS
 
 from resume_cases import resume_cfg, train_until_killed
 
@@ -67,12 +68,12 @@ def train_killed(ctx, name, work_dir, kill_at: int, cfg_kwargs: dict) -> int:
 
 
 def check_resume(ctx, tmp_path, name, kill_at, **cfg_kwargs):
-    Runner.from_cfg(resume_cfg(name, tmp_path / 'a', **cfg_kwargs)).train()
+    RUNNERS.build(resume_cfg(name, tmp_path / 'a', **cfg_kwargs)).train()
     expected = losses(tmp_path / 'a')
     assert train_killed(ctx, name, tmp_path / 'b', kill_at, cfg_kwargs) == 1
     before = losses(tmp_path / 'b')
     assert max(before) == kill_at, 'the killed run did not stop where it should'
-    Runner.from_cfg(resume_cfg(name, tmp_path / 'b', resume=True, **cfg_kwargs)).train()
+    RUNNERS.build(resume_cfg(name, tmp_path / 'b', resume=True, **cfg_kwargs)).train()
     resumed = {k: v for k, v in losses(tmp_path / 'b').items() if k > kill_at}
     assert sorted(resumed) == [k for k in sorted(expected) if k > kill_at]
     for step, loss in resumed.items():

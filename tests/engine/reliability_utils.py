@@ -39,7 +39,8 @@ class ToyDataset(Dataset):
 
 
 def toy_runner_cfg(work_dir, max_iters=6, ckpt_interval=2, max_keep_ckpts=-1, nan_at=0,
-                   custom_hooks=(), **kwargs) -> dict:
+                   custom_hooks=(), checkpoint_hook='AtomicCheckpointHook', **kwargs) -> dict:
+    """Arguments of ``Runner`` / ``SpatialRunner`` (``Runner(**toy_runner_cfg(...))``)."""
     cfg = dict(
         model=ToyModel(nan_at=nan_at),
         work_dir=str(work_dir),
@@ -47,7 +48,7 @@ def toy_runner_cfg(work_dir, max_iters=6, ckpt_interval=2, max_keep_ckpts=-1, na
                               batch_size=2, num_workers=0, collate_fn=dict(type='default_collate')),
         optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.1)),
         train_cfg=dict(type='IterBasedTrainLoop', max_iters=max_iters),
-        default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=ckpt_interval,
+        default_hooks=dict(checkpoint=dict(type=checkpoint_hook, interval=ckpt_interval,
                                            by_epoch=False, max_keep_ckpts=max_keep_ckpts),
                            logger=dict(type='LoggerHook', interval=1)),
         custom_hooks=list(custom_hooks),

@@ -14,6 +14,7 @@ from PIL import Image
 
 from mmspatial.datasets.transforms.safe_loading import CorruptImageError, LoadImageOrSkip
 from mmspatial.engine.checkpoint_load_check import CheckpointMismatchError
+from mmspatial.engine.runner import SpatialRunner
 from mmspatial.engine.hooks.skipped_samples_hook import find_skipping_loaders
 from reliability_utils import ToyModel, toy_runner_cfg
 
@@ -168,8 +169,8 @@ def test_load_from_checkpoint_of_another_backbone_is_an_error(tmp_path):
     before = ckpt.read_bytes()
 
     r34 = dict(byol, backbone=dict(type='ResNet', depth=34))
-    runner = Runner(model=r34, work_dir=str(tmp_path / 'r34'), load_from=str(ckpt),
-                    default_scope='mmpretrain', log_level='WARNING')
+    runner = SpatialRunner(model=r34, work_dir=str(tmp_path / 'r34'), load_from=str(ckpt),
+                           default_scope='mmpretrain', log_level='WARNING')
     with pytest.raises(CheckpointMismatchError, match='byol_r18.pth does not match the model BYOL') as err:
         runner.load_or_resume()
     msg = str(err.value)
@@ -178,19 +179,21 @@ def test_load_from_checkpoint_of_another_backbone_is_an_error(tmp_path):
     assert ckpt.read_bytes() == before  # the checkpoint is untouched
 
     # A checkpoint of the same model loads; the escape hatch restores mmengine's partial load.
-    Runner(model=byol, work_dir=str(tmp_path / 'ok'), load_from=str(ckpt), default_scope='mmpretrain',
-           log_level='WARNING').load_or_resume()
-    runner = Runner(model=r34, work_dir=str(tmp_path / 'loose'), load_from=str(ckpt),
-                    default_scope='mmpretrain', log_level='WARNING',
-                    cfg=dict(load_from_strict=False))
+    SpatialRunner(model=byol, work_dir=str(tmp_path / 'ok'), load_from=str(ckpt), default_scope='mmpretrain',
+                  log_level='WARNING').load_or_resume()
+    runner = SpatialRunner(model=r34, work_dir=str(tmp_path / 'loose'), load_from=str(ckpt),
+                           default_scope='mmpretrain', log_level='WARNING', cfg=dict(load_from_strict=False))
     runner.load_or_resume()
     assert torch.equal(runner.model.backbone.conv1.weight,
-                       torch.load(ckpt, weights_only=False)['state_dict']['backbone.conv1.weight'])
+                       torch.load(ckpt, weights_only=True)['state_dict']['backbone.conv1.weight'])
+    # mmengine's own Runner is not modified: it still half-loads silently.
+    Runner(model=r34, work_dir=str(tmp_path / 'plain'), load_from=str(ckpt), default_scope='mmpretrain',
+           log_level='WARNING').load_or_resume()
 
 
 def test_shape_mismatch_is_named(tmp_path):
-    runner = Runner(model=ToyModel(in_features=4), work_dir=str(tmp_path), default_scope='mmpretrain',
-                    log_level='WARNING')
+    runner = SpatialRunner(model=ToyModel(in_features=4), work_dir=str(tmp_path), default_scope='mmpretrain',
+                           log_level='WARNING')
     ckpt = tmp_path / 'other.pth'
     torch.save(dict(state_dict=ToyModel(in_features=3).state_dict()), ckpt)
     with pytest.raises(CheckpointMismatchError, match=r'linear.weight \(1, 3\) vs \(1, 4\)'):

@@ -5,9 +5,11 @@ import numpy as np
 import pytest
 import torch
 from mmengine.optim import AmpOptimWrapper
+from mmengine.registry import OPTIM_WRAPPERS
 from mmengine.runner import Runner
 
-from mmspatial.engine.cpu_amp import accelerator_available
+from mmspatial.engine.cpu_amp import CPUAmpOptimWrapper, accelerator_available
+from mmspatial.engine.runner import SpatialRunner
 from mmspatial.engine.hooks.rng_state_hook import _RestoreAfterSkip, get_rng_state, set_rng_state
 from reliability_utils import toy_runner_cfg
 
@@ -41,23 +43,29 @@ def test_checkpoint_holds_rng_state_and_load_from_does_not_restore_it(tmp_path):
     runner.train()
     ckpt = torch.load(tmp_path / 'iter_2.pth', weights_only=False)
     assert len(ckpt['rng_state']) == 1 and set(ckpt['rng_state'][0]) >= {'python', 'numpy', 'torch'}
-    runner = Runner(**toy_runner_cfg(tmp_path / 'ft', max_iters=2, load_from=str(tmp_path / 'iter_2.pth'),
-                                     custom_hooks=[dict(type='RNGStateHook')]))
+    runner = SpatialRunner(**toy_runner_cfg(tmp_path / 'ft', max_iters=2, load_from=str(tmp_path / 'iter_2.pth'),
+                                            custom_hooks=[dict(type='RNGStateHook')]))
     runner.load_or_resume()
     hook = next(h for h in runner.hooks if type(h).__name__ == 'RNGStateHook')
     assert hook._restore is None  # fine-tuning from a checkpoint keeps the fresh seed
 
 
 @pytest.mark.skipif(accelerator_available(), reason='CPU-only behaviour')
-def test_amp_optim_wrapper_on_cpu_uses_bfloat16():
+def test_cpu_amp_optim_wrapper_uses_bfloat16_and_leaves_mmengine_alone():
     model = torch.nn.Linear(4, 2)
-    wrapper = AmpOptimWrapper(optimizer=torch.optim.SGD(model.parameters(), lr=0.1), loss_scale='dynamic',
-                              dtype='bfloat16')
+    wrapper = OPTIM_WRAPPERS.build(dict(type='CPUAmpOptimWrapper', loss_scale='dynamic', dtype='bfloat16',
+                                        optimizer=torch.optim.SGD(model.parameters(), lr=0.1)))
+    assert isinstance(wrapper, CPUAmpOptimWrapper) and isinstance(wrapper, AmpOptimWrapper)
     with wrapper.optim_context(model):
         out = model(torch.randn(3, 4))
     assert out.dtype == torch.bfloat16
     before = model.weight.detach().clone()
     wrapper.update_params(out.float().pow(2).mean())
     assert not torch.equal(before, model.weight)
+    state = wrapper.state_dict()  # what a checkpoint holds; loads back
+    CPUAmpOptimWrapper(optimizer=torch.optim.SGD(model.parameters(), lr=0.1)).load_state_dict(state)
     with pytest.raises(ValueError, match='bfloat16 only'):
-        AmpOptimWrapper(optimizer=torch.optim.SGD(model.parameters(), lr=0.1), dtype='float16')
+        CPUAmpOptimWrapper(optimizer=torch.optim.SGD(model.parameters(), lr=0.1), dtype='float16')
+    # mmengine's own wrapper keeps its accelerator check: nothing was patched.
+    with pytest.raises(AssertionError, match='only available training on gpu'):
+        AmpOptimWrapper(optimizer=torch.optim.SGD(model.parameters(), lr=0.1), dtype='bfloat16')

@@ -49,7 +49,7 @@ def dino_view_pipeline(size: Union[int, Sequence[int]], crop_scale: Tuple[float,
         dict(type='RandomResizedCropWithBox', scale=size, crop_ratio_range=tuple(crop_scale),
              interpolation='bicubic', backend='pillow'),
         dict(type='RandomFlipWithFlag', prob=0.5),
-        dict(type='RandomApply', prob=0.8, transforms=[dict(type='ColorJitter', **jitter)]),
+        dict(type='RandomApply', prob=0.8, transforms=[dict(type='SafeHueColorJitter', **jitter)]),
         # BGR images: luma weights in B, G, R order (torchvision's RGB 0.299/0.587/0.114 rule).
         dict(type='RandomGrayscale', prob=0.2, keep_channels=True,
              channel_weights=(0.114, 0.587, 0.2989)),

@@ -33,7 +33,7 @@ SP_KEYS = ('sp_imgs', 'sp_boxes', 'sp_flips', 'sp_img_shape')
 #: colour jitter p=0.8, grayscale p=0.2, blur p=0.5), written with mmpretrain transforms.
 DEFAULT_SP_PHOTOMETRIC = [
     dict(type='RandomApply',
-         transforms=[dict(type='ColorJitter', brightness=0.4, contrast=0.4, saturation=0.2, hue=0.1)],
+         transforms=[dict(type='SafeHueColorJitter', brightness=0.4, contrast=0.4, saturation=0.2, hue=0.1)],
          prob=0.8),
     dict(type='RandomGrayscale', prob=0.2, keep_channels=True, channel_weights=(0.114, 0.587, 0.2989)),
     dict(type='GaussianBlur', magnitude_range=(0.1, 2.0), magnitude_std='inf', prob=0.5),

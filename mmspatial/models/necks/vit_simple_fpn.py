@@ -8,8 +8,10 @@ plain ViT keys of the pretraining checkpoint and the new layers are visibly new 
 Used in front of mmdet's ``FPN``: ``neck=[dict(type='ViTSimpleFPN', ...), dict(type='FPN', ...)]``
 (mmengine builds a list of module configs as ``Sequential``).
 
-Registered in mmdet's and mmseg's ``MODELS`` when those libraries are installed.
+Registered in mmdet's and mmseg's ``MODELS`` when those libraries are installed and have no model of
+that name (an existing one is kept, with a warning).
 """
+import warnings
 from typing import Sequence, Tuple
 
 from mmcv.cnn import build_activation_layer, build_norm_layer
@@ -69,16 +71,20 @@ class ViTSimpleFPN(BaseModule):
 
 
 def _register() -> None:
-    try:
-        from mmdet.registry import MODELS as DET_MODELS
-        DET_MODELS.register_module(module=ViTSimpleFPN, force=True)
-    except ImportError:  # mmdet is optional
-        pass
-    try:
-        from mmseg.registry import MODELS as SEG_MODELS
-        SEG_MODELS.register_module(module=ViTSimpleFPN, force=True)
-    except ImportError:  # mmseg is optional
-        pass
+    """Add ``ViTSimpleFPN`` to mmdet's / mmseg's ``MODELS`` where installed, never replacing their names."""
+    import importlib
+    for library in ('mmdet', 'mmseg'):
+        try:
+            registry = importlib.import_module(f'{library}.registry').MODELS
+        except ImportError:  # mmdet / mmseg are optional
+            continue
+        existing = registry.module_dict.get(ViTSimpleFPN.__name__)
+        if existing is None:
+            registry.register_module(module=ViTSimpleFPN)
+        elif existing is not ViTSimpleFPN:
+            warnings.warn(f'{library} already has a model named {ViTSimpleFPN.__name__} ({existing.__module__}); '
+                          "it is kept, so type='ViTSimpleFPN' in a " + library + ' config builds that one, '
+                          "not mmspatial's (mmspatial.models.necks.vit_simple_fpn.ViTSimpleFPN)")
 
 
 _register()

@@ -6,7 +6,7 @@ from mmpretrain.registry import TRANSFORMS
 
 import mmspatial  # noqa: F401
 
-NO_HUE = dict(brightness=0.4, contrast=0.4, saturation=0.2, hue=0.)  # mmcv 2.1 + numpy 2 hue bug
+JITTER = dict(brightness=0.4, contrast=0.4, saturation=0.2, hue=0.1)  # DINO's, negative hue factors too
 
 
 def _steps(pipeline):
@@ -16,7 +16,7 @@ def _steps(pipeline):
 def test_views_sizes_and_geometry():
     np.random.seed(0)
     t = TRANSFORMS.build(dict(type='DINOMultiCrop', global_crop_size=64, local_crop_size=32,
-                              num_local_crops=3, color_jitter=NO_HUE))
+                              num_local_crops=3, color_jitter=JITTER))
     img = np.random.randint(0, 256, (96, 128, 3), np.uint8)
     out = t(dict(img=img))
     assert [v.shape for v in out['img']] == [(64, 64, 3)] * 2 + [(32, 32, 3)] * 3
@@ -41,6 +41,7 @@ def test_reference_augmentations_per_crop():
         assert s['RandomFlipWithFlag'].prob == 0.5
         assert s['RandomApply'].prob == 0.8
         jitter = s['RandomApply'].transforms.transforms[0]
+        assert type(jitter).__name__ == 'SafeHueColorJitter'
         assert (jitter.brightness, jitter.contrast, jitter.saturation, jitter.hue) == (
             (0.6, 1.4), (0.6, 1.4), (0.8, 1.2), (-0.1, 0.1))
         assert s['RandomGrayscale'].prob == 0.2

@@ -33,10 +33,9 @@ def test_output_geometry_and_content():
 def test_independent_of_host_views_and_keys():
     np.random.seed(1)
     pipeline = [
-        # hue=0: mmcv 2.1's adjust_hue overflows for negative hue under numpy 2 (reported to the lead)
         dict(type='SpatialPredictionViews', scale=24, pipeline=[
-            dict(type='RandomApply', transforms=[dict(type='ColorJitter', brightness=0.4,
-                                                       contrast=0.4, saturation=0.2, hue=0.)],
+            dict(type='RandomApply', transforms=[dict(type='SafeHueColorJitter', brightness=0.4,
+                                                       contrast=0.4, saturation=0.2, hue=0.1)],
                  prob=0.8),
             dict(type='RandomGrayscale', prob=0.2, keep_channels=True),
             dict(type='GaussianBlur', magnitude_range=(0.1, 2.0), magnitude_std='inf', prob=0.5)]),
