@@ -15,6 +15,7 @@ epochs = 1000
 warmup_epochs = 10
 train_dataloader = dict(batch_size=per_gpu_batch)
 model = dict(base_tau=0.996)
+# the excluded (BN/bias) parameters step with lr^2 = 40.96 at the peak (torchlars; configs/scrl/README.md)
 optim_wrapper = dict(
     optimizer=dict(lr=0.2 * num_gpus * per_gpu_batch / 256, weight_decay=1.5e-6))  # lr 6.4
 param_scheduler = [

@@ -15,6 +15,7 @@ epochs = 200
 warmup_epochs = 10
 train_dataloader = dict(batch_size=per_gpu_batch)
 model = dict(base_tau=0.97)
+# the excluded (BN/bias) parameters step with lr^2 = 207.36 at the peak (torchlars; configs/scrl/README.md)
 optim_wrapper = dict(
     optimizer=dict(lr=0.45 * num_gpus * per_gpu_batch / 256, weight_decay=1e-6))  # lr 14.4
 param_scheduler = [

@@ -1,21 +1,22 @@
-# Optimisation of kakaobrain/scrl (optim/optim.py, optim/scheduler.py): LARS (trust coefficient 1e-3)
-# over SGD with momentum 0.9, lr = base_lr * batch / 256, linear warm-up for 10 epochs then cosine to
-# 0, both stepped per iteration, under AMP (the reference uses autocast + GradScaler).
+# Optimisation of kakaobrain/scrl (optim/getters.py, optim/optim.py, optim/scheduler.py): torchlars' LARS
+# (trust coefficient 1e-3, eps 1e-8) around SGD with momentum 0.9, lr = base_lr * batch / 256, a linear
+# warm-up for 10 epochs then a cosine to 0, both stepped per iteration, under AMP (autocast + GradScaler).
 # Top-level configs set lr, weight_decay, the epochs and the schedule.
 #
-# LARS exclusions as in the reference: parameters whose *names* contain 'bn' or 'bias' get no LARS
-# adaptation and no weight decay. The reference's name matching misses the BN weights of the heads
-# (torchvision `net.1.weight`) and of the ResNet shortcut (`downsample.1.weight`), which therefore stay
-# adapted and decayed; this is reproduced by the two head keys below and by *not* listing
-# 'downsample.1' (mmpretrain's BYOL config does exclude it).
+# Parameter groups as in the reference's bisect_params_with_names: a parameter whose *reference* name
+# contains 'bn' or 'bias' gets no LARS adaptation and no weight decay, all others both. The rule looks at
+# the reference's names, so `rename` maps the three modules whose names differ in that respect: our stem
+# BN `backbone.bn1` is torchvision's `encoder.1` (its weight is adapted and decayed, its bias is not), the
+# head BNs `neck.bn0` / `head.predictor.bn0` are `projector.net.1` / `net.1`. Residual-block BNs (`bn1..3`)
+# are excluded and shortcut BNs (`downsample.1`) adapted in both code bases.
+# excluded_lr='squared': torchlars scales the excluded parameters' gradient by lr and SGD scales it again,
+# so their step is lr^2 * grad (207 at lr 14.4); configs/scrl/README.md explains it; 'linear' gives lr * grad.
 optim_wrapper = dict(
     type='AmpOptimWrapper',
-    loss_scale='dynamic',
-    optimizer=dict(type='LARS', lr=0.45, weight_decay=1e-6, momentum=0.9),
+    loss_scale='dynamic',  # torch.cuda.amp.GradScaler() defaults, as the reference
+    constructor='LARSParamGroupsConstructor',
+    optimizer=dict(type='TorchLARS', lr=0.45, momentum=0.9, weight_decay=1e-6, trust_coef=1e-3, eps=1e-8,
+                   excluded_lr='squared'),
     paramwise_cfg=dict(
-        custom_keys={
-            'bn': dict(decay_mult=0, lars_exclude=True),
-            'bias': dict(decay_mult=0, lars_exclude=True),
-            'neck.bn0.weight': dict(decay_mult=1, lars_exclude=False),
-            'predictor.bn0.weight': dict(decay_mult=1, lars_exclude=False),
-        }))
+        exclude_keywords=('bn', 'bias'),
+        rename={'backbone.bn1.': 'encoder.1.', 'neck.bn0.': 'projector.net.1.', 'head.predictor.bn0.': 'net.1.'}))

@@ -5,6 +5,7 @@
 model = dict(
     type='SCRL',
     base_tau=0.97,  # reference convention (target <- tau * target + (1 - tau) * online)
+    target_init='random',  # the reference never copies the online network into the target
     data_preprocessor=dict(
         type='SelfSupDataPreprocessor',
         mean=[123.675, 116.28, 103.53],
