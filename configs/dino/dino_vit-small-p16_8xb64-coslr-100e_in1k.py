@@ -5,22 +5,13 @@
 _base_ = [
     './_base_/dino_vit-small-p16.py',
     '../_base_/datasets/imagenet_dino_multicrop.py',
-    './_base_/dino_adamw_coslr.py',
+    './_base_/dino_adamw-coslr-100e.py',
     '../_base_/default_runtime.py',
 ]
 
-num_gpus, per_gpu_batch, epochs, warmup_epochs = 8, 64, 100, 10
+num_gpus, per_gpu_batch = 8, 64
 train_dataloader = dict(batch_size=per_gpu_batch)
 optim_wrapper = dict(optimizer=dict(lr=5e-4 * num_gpus * per_gpu_batch / 256))
-param_scheduler = [
-    dict(type='LinearLR', start_factor=1e-6, by_epoch=True, begin=0, end=warmup_epochs,
-         convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', eta_min=1e-6, by_epoch=True, begin=warmup_epochs, end=epochs,
-         convert_to_iter_based=True),
-    dict(type='CosineAnnealingParamScheduler', param_name='weight_decay', eta_min_ratio=10.0,
-         by_epoch=True, begin=0, end=epochs, convert_to_iter_based=True),
-]
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=epochs)
 default_hooks = dict(checkpoint=dict(interval=10, max_keep_ckpts=3))
 # lr above is already scaled for num_gpus x per_gpu_batch; --auto-scale-lr rescales it linearly for
 # another total batch size.

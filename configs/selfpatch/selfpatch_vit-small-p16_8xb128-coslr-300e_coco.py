@@ -1,38 +1,15 @@
-# SelfPatch ViT-S/16 on COCO train2017 images (118k, labels unused) with the ImageNet recipe
+# SelfPatch ViT-S/16 on COCO train2017 images (118k, labels unused: the image list of
+# instances_train2017.json), otherwise selfpatch_vit-small-p16_8xb128-coslr-300e_in1k.py unchanged
 # (8 x 128, 300 epochs = about 34.6k iterations). Pre-training on COCO is our addition: the reference
-# pre-trains on ImageNet only.
-_base_ = [
-    './_base_/selfpatch_vit-small-p16.py',
-    '../_base_/datasets/coco_dino_multicrop.py',
-    '../dino/_base_/dino_adamw_coslr.py',
-    '../_base_/default_runtime.py',
-]
+# pre-trains on ImageNet only. Expected layout: data/coco/train2017/*.jpg,
+# data/coco/annotations/instances_train2017.json.
+_base_ = ['./selfpatch_vit-small-p16_8xb128-coslr-300e_in1k.py']
 
-# SelfPatch's crop scales (DINO: (0.4, 1) / (0.05, 0.4)).
-multicrop = dict(
-    type='DINOMultiCrop',
-    global_crop_size=224,
-    local_crop_size=96,
-    num_local_crops=8,
-    global_crop_scale=(0.25, 1.0),
-    local_crop_scale=(0.05, 0.25))
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    multicrop,
-    dict(type='PackInputs', algorithm_keys=['view_bboxes', 'view_flips', 'view_shapes', 'ori_img_shape']),
-]
-
-num_gpus, per_gpu_batch, epochs, warmup_epochs = 8, 128, 300, 10
-train_dataloader = dict(batch_size=per_gpu_batch, dataset=dict(pipeline=train_pipeline))
-optim_wrapper = dict(optimizer=dict(lr=5e-4 * num_gpus * per_gpu_batch / 256))
-param_scheduler = [
-    dict(type='LinearLR', start_factor=1e-6, by_epoch=True, begin=0, end=warmup_epochs,
-         convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', eta_min=1e-6, by_epoch=True, begin=warmup_epochs, end=epochs,
-         convert_to_iter_based=True),
-    dict(type='CosineAnnealingParamScheduler', param_name='weight_decay', eta_min_ratio=10.0,
-         by_epoch=True, begin=0, end=epochs, convert_to_iter_based=True),
-]
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=epochs)
-default_hooks = dict(checkpoint=dict(interval=10, max_keep_ckpts=3))
-auto_scale_lr = dict(base_batch_size=num_gpus * per_gpu_batch)
+train_dataloader = dict(
+    dataset=dict(
+        _delete_=True,
+        type='UnlabeledImages',
+        data_root='data/coco/',
+        ann_file='annotations/instances_train2017.json',
+        data_prefix='train2017',
+        pipeline={{_base_.train_pipeline}}))

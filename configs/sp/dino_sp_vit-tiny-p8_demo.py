@@ -1,6 +1,6 @@
-# DINO + SP demo: configs/dino/dino_vit-tiny-p8_demo.py (ViT-tiny/8, 64/32-px crops of the synthetic
+# DINO + SP demo: configs/dino/dino_vit-tiny-p8_1xb32-coslr-10e_demo.py (ViT-tiny/8, 64/32-px crops of the synthetic
 # scenes) plus SP with 32-px local views. python tools/train.py configs/sp/dino_sp_vit-tiny-p8_demo.py
-_base_ = ['../dino/dino_vit-tiny-p8_demo.py', './_base_/sp.py']
+_base_ = ['../dino/dino_vit-tiny-p8_1xb32-coslr-10e_demo.py', './_base_/sp.py']
 custom_imports = dict(imports=['mmspatial'], allow_failed_imports=False)
 
 sp_views = dict(_base_.sp_views, scale=32)

@@ -34,7 +34,8 @@ def test_draw_marks_patch_candidates_and_matches():
 def test_command_line_on_the_demo_config(tmp_path, capsys):
     tool = load_tool('tools/visualization/draw_selfpatch_neighbours.py')
     out = tmp_path / 'nb.png'
-    tool.main([str(ROOT / 'configs' / 'selfpatch' / 'selfpatch_vit-tiny-p8_demo.py'), '--synthetic', '0',
+    config = ROOT / 'configs' / 'selfpatch' / 'selfpatch_vit-tiny-p8_1xb32-coslr-10e_demo.py'
+    tool.main([str(config), '--synthetic', '0',
                '--size', '32', '--patches', '0', '5', '--out', str(out)])
     img = cv2.imread(str(out))
     assert img is not None and img.shape == (96, 2 * (96 + 6), 3)  # 4x4 grid, 2 panels

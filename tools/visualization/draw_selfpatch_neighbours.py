@@ -13,7 +13,7 @@ Examples::
         --patches 0 45 105 195 --out neighbours.png
     # no download: demo config, a synthetic scene, random weights
     python tools/visualization/draw_selfpatch_neighbours.py \\
-        configs/selfpatch/selfpatch_vit-tiny-p8_demo.py --synthetic 0 --out neighbours.png
+        configs/selfpatch/selfpatch_vit-tiny-p8_1xb32-coslr-10e_demo.py --synthetic 0 --out neighbours.png
 """
 import argparse
 import os

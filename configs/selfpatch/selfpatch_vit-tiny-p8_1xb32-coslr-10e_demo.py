@@ -1,13 +1,13 @@
 # SelfPatch demo on the embedded synthetic scenes (no download; a few minutes on 2 CPU cores):
-#   python tools/train.py configs/selfpatch/selfpatch_vit-tiny-p8_demo.py
+#   python tools/train.py configs/selfpatch/selfpatch_vit-tiny-p8_1xb32-coslr-10e_demo.py
 # ViT-tiny ('deit-tiny': 192 dims, 12 layers, 3 heads) with 8-px patches: 2 global crops of 64 px
 # (8x8 patches) and 2 local crops of 32 px (4x4 patches), SelfPatch crop scales, lighter heads (hidden
 # 512, 4096 image / 1024 patch prototypes instead of 2048 and 65536 / 4096); everything else as SelfPatch.
+# 10 epochs, 1 warm-up epoch (../dino/_base_/dino_adamw-coslr-10e_demo.py).
 _base_ = [
     './_base_/selfpatch_vit-small-p16.py',
     '../_base_/datasets/demo_scenes_dino_multicrop.py',
-    '../dino/_base_/dino_adamw_coslr.py',
-    '../_base_/default_runtime.py',
+    '../dino/_base_/dino_adamw-coslr-10e_demo.py',
 ]
 
 model = dict(
@@ -31,18 +31,7 @@ train_pipeline = [
     dict(type='PackInputs', algorithm_keys=['view_bboxes', 'view_flips', 'view_shapes', 'ori_img_shape']),
 ]
 
-per_gpu_batch, epochs, warmup_epochs = 32, 10, 1
+per_gpu_batch = 32
 train_dataloader = dict(batch_size=per_gpu_batch, dataset=dict(pipeline=train_pipeline))
 optim_wrapper = dict(optimizer=dict(lr=5e-4 * per_gpu_batch / 256))
-param_scheduler = [
-    dict(type='LinearLR', start_factor=1e-6, by_epoch=True, begin=0, end=warmup_epochs,
-         convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', eta_min=1e-6, by_epoch=True, begin=warmup_epochs, end=epochs,
-         convert_to_iter_based=True),
-    dict(type='CosineAnnealingParamScheduler', param_name='weight_decay', eta_min_ratio=10.0,
-         by_epoch=True, begin=0, end=epochs, convert_to_iter_based=True),
-]
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=epochs)
-default_hooks = dict(logger=dict(interval=4), checkpoint=dict(interval=5, max_keep_ckpts=2))
 auto_scale_lr = dict(base_batch_size=per_gpu_batch)
-randomness = dict(seed=0)
