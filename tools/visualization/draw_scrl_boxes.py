@@ -17,12 +17,14 @@ import sys
 from typing import List, Optional, Sequence, Tuple
 
 import cv2
+import mmcv
 import numpy as np
 import torch
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
 import mmspatial  # noqa: F401  (registers the transforms)
+from mmspatial import compat
 from mmspatial.datasets.transforms.geometric import MultiViewWithGeometry
 from mmspatial.geometry import ViewGeometry
 from mmspatial.models.utils.scrl_box_generator import SCRLBoxGenerator
@@ -120,18 +122,29 @@ def render(img: np.ndarray, result: dict, boxes, scale: float) -> np.ndarray:
     return np.concatenate([padded[0], gap, padded[1], gap, padded[2]], axis=1)
 
 
-def main(argv: Optional[Sequence[str]] = None) -> str:
-    args = parse_args(argv)
+def sample_pairs(args: argparse.Namespace):
+    """``(image, views, boxes)``: the two views of the image and the generator's box pairs (seeded)."""
     np.random.seed(args.seed)
     torch.manual_seed(args.seed)
     img = load_image(args)
     views, generator = build_views_and_generator(args)
-    result = views.transform(dict(img=img.copy()))
+    # configs with mmpretrain's ColorJitter (hue > 0) need the numpy-2 hue fix; scoped to this call
+    was_enabled = mmcv.adjust_hue is compat.adjust_hue
+    compat.enable_numpy2_hue_fix()
+    try:
+        result = views.transform(dict(img=img.copy()))
+    finally:
+        compat.enable_numpy2_hue_fix(was_enabled)
     geometry = [ViewGeometry(torch.as_tensor(result['view_bboxes'][v:v + 1]),
                              torch.as_tensor(result['view_flips'][v:v + 1]),
                              torch.as_tensor(result['view_shapes'][v:v + 1]),
                              torch.as_tensor(result['ori_img_shape'][None])) for v in range(2)]
-    boxes = generator(*geometry)
+    return img, result, generator(*geometry)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> str:
+    args = parse_args(argv)
+    img, result, boxes = sample_pairs(args)
     canvas = render(img, result, boxes, args.scale)
     if not cv2.imwrite(args.out, canvas):
         raise SystemExit(f'cannot write {args.out!r}')
