@@ -1,0 +1,9 @@
+# Full fine-tuning of a self-supervised ResNet-50 on FGVC-Aircraft: the fine-tuning protocol of
+# _base_/resnet50_fine-tune.py (settings and sources there) on the data of ./_base_/datasets/fgvc-aircraft.py.
+_base_ = ['./_base_/resnet50_fine-tune.py', './_base_/datasets/fgvc-aircraft.py']
+
+model = dict(head=dict(num_classes=_base_.fg_num_classes))
+data_preprocessor = dict(num_classes=_base_.fg_num_classes)
+train_dataloader = dict(dataset=dict(_base_.fg_train_dataset, _delete_=True, pipeline=_base_.train_pipeline))
+val_dataloader = dict(dataset=dict(_base_.fg_test_dataset, _delete_=True, pipeline=_base_.test_pipeline))
+test_dataloader = val_dataloader
