@@ -1,12 +1,8 @@
 """Rotation and jigsaw pretext inputs for ScatSimCLR's regulariser (https://arxiv.org/abs/2108.13939).
 
-Why a pipeline transform and not the model: the reference (``src/data/rotation_dataset.py`` and
-``src/data/jigsaw_dataset.py`` of vkinakh/scatsimclr) builds these inputs in the dataset, from the
-*un-augmented* image: every rotated copy gets its *own* random contrastive augmentation (Lanczos crop,
-jitter, blur on PIL images), and jigsaw tiles are cut from the raw image and resized with PIL. Doing
-this on the batch in the model would share one augmentation across the 4 rotations and could not apply
-the PIL/cv2 augmentations, so it would not be the same task. The data workers pay the cost (4 or 9
-extra images per sample), as in the reference.
+Reference: ``src/data/rotation_dataset.py`` and ``src/data/jigsaw_dataset.py`` of vkinakh/scatsimclr,
+which build these inputs in the dataset from the un-augmented image (why they are pipeline transforms
+here and not batch operations in the model: ``configs/scatsimclr/README.md``).
 
 Usage (before ``MultiView``; ``MergePretextViews`` appends the pretext images after the two views)::
 
