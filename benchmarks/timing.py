@@ -37,7 +37,9 @@ def interleaved_times(steps: Dict[str, Callable[[], object]], repeats: int, warm
     return times
 
 
-def interleaved_medians(steps: Dict[str, Callable[[], object]], repeats: int, warmup: int = 1,
+def interleaved_medians(steps: Dict[str, Callable[[], object]],
+                        repeats: int,
+                        warmup: int = 1,
                         device: str = 'cpu') -> Dict[str, float]:
     """Median seconds per call of every function (:func:`interleaved_times`)."""
     return {k: statistics.median(v) for k, v in interleaved_times(steps, repeats, warmup, device).items()}

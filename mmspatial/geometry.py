@@ -59,8 +59,7 @@ def _broadcast_view(crop_bbox: ArrayLike, flip: ArrayLike, view_size: ArrayLike,
     return crop[..., 0], crop[..., 1], view_w / crop_w, view_h / crop_h, flips, view_w
 
 
-def points_image_to_view(points: ArrayLike, crop_bbox: ArrayLike, flip: ArrayLike,
-                         view_size: ArrayLike) -> Tensor:
+def points_image_to_view(points: ArrayLike, crop_bbox: ArrayLike, flip: ArrayLike, view_size: ArrayLike) -> Tensor:
     """Map points from original-image pixels into a view's pixels.
 
     Args:
@@ -80,8 +79,7 @@ def points_image_to_view(points: ArrayLike, crop_bbox: ArrayLike, flip: ArrayLik
     return torch.stack([x, y], dim=-1)
 
 
-def points_view_to_image(points: ArrayLike, crop_bbox: ArrayLike, flip: ArrayLike,
-                         view_size: ArrayLike) -> Tensor:
+def points_view_to_image(points: ArrayLike, crop_bbox: ArrayLike, flip: ArrayLike, view_size: ArrayLike) -> Tensor:
     """Inverse of :func:`points_image_to_view`: view pixels back to original-image pixels."""
     pts = as_tensor(points)
     x1, y1, sx, sy, flips, view_w = _broadcast_view(crop_bbox, flip, view_size, pts)
@@ -94,8 +92,7 @@ def _corners_to_box(p1: Tensor, p2: Tensor) -> Tensor:
     return torch.cat([torch.minimum(p1, p2), torch.maximum(p1, p2)], dim=-1)
 
 
-def boxes_image_to_view(boxes: ArrayLike, crop_bbox: ArrayLike, flip: ArrayLike,
-                        view_size: ArrayLike) -> Tensor:
+def boxes_image_to_view(boxes: ArrayLike, crop_bbox: ArrayLike, flip: ArrayLike, view_size: ArrayLike) -> Tensor:
     """Map ``(..., 4)`` boxes from original-image pixels into a view (flip handled, not clipped)."""
     b = as_tensor(boxes)
     p1 = points_image_to_view(b[..., 0:2], crop_bbox, flip, view_size)
@@ -103,8 +100,7 @@ def boxes_image_to_view(boxes: ArrayLike, crop_bbox: ArrayLike, flip: ArrayLike,
     return _corners_to_box(p1, p2)
 
 
-def boxes_view_to_image(boxes: ArrayLike, crop_bbox: ArrayLike, flip: ArrayLike,
-                        view_size: ArrayLike) -> Tensor:
+def boxes_view_to_image(boxes: ArrayLike, crop_bbox: ArrayLike, flip: ArrayLike, view_size: ArrayLike) -> Tensor:
     """Map ``(..., 4)`` boxes from a view back to original-image pixels."""
     b = as_tensor(boxes)
     p1 = points_view_to_image(b[..., 0:2], crop_bbox, flip, view_size)
@@ -133,8 +129,7 @@ def box_intersection(boxes1: ArrayLike, boxes2: ArrayLike) -> Tuple[Tensor, Tens
         False the returned box is degenerate and must not be used.
     """
     a, b = as_tensor(boxes1), as_tensor(boxes2)
-    inter = torch.cat([torch.maximum(a[..., :2], b[..., :2]), torch.minimum(a[..., 2:], b[..., 2:])],
-                      dim=-1)
+    inter = torch.cat([torch.maximum(a[..., :2], b[..., :2]), torch.minimum(a[..., 2:], b[..., 2:])], dim=-1)
     valid = (inter[..., 2] > inter[..., 0]) & (inter[..., 3] > inter[..., 1])
     return inter, valid
 
@@ -177,8 +172,8 @@ class ViewGeometry:
     image_size: Tensor
 
     def to(self, device: Union[str, torch.device]) -> 'ViewGeometry':
-        return ViewGeometry(self.crop_bbox.to(device), self.flip.to(device), self.view_size.to(device),
-                            self.image_size.to(device))
+        return ViewGeometry(
+            self.crop_bbox.to(device), self.flip.to(device), self.view_size.to(device), self.image_size.to(device))
 
     def image_to_view(self, boxes: ArrayLike) -> Tensor:
         """Map ``(B, ..., 4)`` boxes in original-image pixels into this view."""
@@ -189,8 +184,7 @@ class ViewGeometry:
         return boxes_view_to_image(boxes, self.crop_bbox, self.flip, self.view_size)
 
 
-def collect_view_geometry(data_samples: Sequence, device: Union[str, torch.device, None] = None
-                          ) -> List[ViewGeometry]:
+def collect_view_geometry(data_samples: Sequence, device: Union[str, torch.device, None] = None) -> List[ViewGeometry]:
     """Stack the per-sample geometry written by the multi-view wrapper into one object per view.
 
     Args:
@@ -205,7 +199,7 @@ def collect_view_geometry(data_samples: Sequence, device: Union[str, torch.devic
     if missing:
         raise KeyError(f'data samples carry no view geometry {missing}: build the pipeline with '
                        "'MultiViewWithGeometry' and pack it with "
-                       f"PackInputs(algorithm_keys={list(GEOMETRY_KEYS)})")
+                       f'PackInputs(algorithm_keys={list(GEOMETRY_KEYS)})')
     boxes = torch.stack([as_tensor(s.view_bboxes) for s in data_samples])  # B, V, 4
     flips = torch.stack([as_tensor(s.view_flips, torch.bool) for s in data_samples])  # B, V
     sizes = torch.stack([as_tensor(s.view_shapes) for s in data_samples])  # B, V, 2

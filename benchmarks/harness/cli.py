@@ -39,11 +39,14 @@ def run(args: argparse.Namespace) -> Dict[str, Any]:
     t0 = time.time()
     started = datetime.datetime.now(datetime.timezone.utc)
     command = ' '.join(['python benchmarks/run_benchmarks.py'] + list(args.argv))
-    res: Dict[str, Any] = dict(schema_version=SCHEMA_VERSION, command=command,
-                               device_kind='cuda' if device.startswith('cuda') else 'cpu',
-                               stamp=started.strftime('%Y%m%dT%H%M%SZ'),
-                               started_utc=started.strftime('%Y-%m-%d %H:%M UTC'),
-                               machine=machine_info(device), profile=dict(vars(p)))
+    res: Dict[str, Any] = dict(
+        schema_version=SCHEMA_VERSION,
+        command=command,
+        device_kind='cuda' if device.startswith('cuda') else 'cpu',
+        stamp=started.strftime('%Y%m%dT%H%M%SZ'),
+        started_utc=started.strftime('%Y-%m-%d %H:%M UTC'),
+        machine=machine_info(device),
+        profile=dict(vars(p)))
     log(f'{res["machine"]["cpu_model"]}, {res["machine"]["torch_threads"]} threads, device {device}, '
         f'mode {p.mode}')
     res['matmul'] = dict(start=matmul_throughput(p.matmul_n, device))
@@ -57,9 +60,18 @@ def run(args: argparse.Namespace) -> Dict[str, Any]:
         batches[group.name] = measure_group(group, p, device, mm)['batch']
         results += [c.result for c in group.cases]
     pairs = pair_results(groups)
-    res.update(results=results, pairs=pairs,
-               groups=[dict(name=g.name, backbone=g.backbone, batch_size=g.batch_size, input=g.input_desc,
-                            batch_config=g.batch_config, sizes=g.sizes) for g in groups])
+    res.update(
+        results=results,
+        pairs=pairs,
+        groups=[
+            dict(
+                name=g.name,
+                backbone=g.backbone,
+                batch_size=g.batch_size,
+                input=g.input_desc,
+                batch_config=g.batch_config,
+                sizes=g.sizes) for g in groups
+        ])
     for q in pairs:
         log(f'  {q["pair"]:45s} {q["ratio"]:.3f}x  target {q["target"]}  met {q["met"]}')
     res['profiles'] = profile_misses(groups, pairs, device, batches) if p.profile_misses else []
@@ -70,8 +82,8 @@ def run(args: argparse.Namespace) -> Dict[str, Any]:
         seen = set()
         for group in groups:
             for case in group.cases:
-                if case.data_config and case.data_config not in seen and group.name in (
-                        'resnet18', 'vit-tiny', 'scatnet'):
+                if case.data_config and case.data_config not in seen and group.name in ('resnet18', 'vit-tiny',
+                                                                                        'scatnet'):
                     seen.add(case.data_config)
                     res['data'].append(measure_data(case, group, p, device))
 
@@ -105,20 +117,28 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         '(see benchmarks/run_benchmarks.py).')
     parser.add_argument('--device', default='cpu', help="'cpu' or 'cuda[:i]'")
     parser.add_argument('--quick', action='store_true', help='R18, ViT-tiny, ScatNet-8 only; fewer steps')
-    parser.add_argument('--smoke', action='store_true',
-                        help='1-2 steps of BYOL vs SCRL at 32 px (tests); report goes to --out-dir')
+    parser.add_argument(
+        '--smoke', action='store_true', help='1-2 steps of BYOL vs SCRL at 32 px (tests); report goes to --out-dir')
     parser.add_argument('--out-dir', default=osp.join(ROOT, 'benchmarks', 'results'))
-    parser.add_argument('--report', default=None,
-                        help='Markdown report (default docs/benchmarks.md; <out-dir>/benchmarks.md with '
-                        '--smoke)')
-    parser.add_argument('--threads', type=int, default=None,
-                        help='torch CPU threads; 0: torch default (all cores). Default: 1 on CPU (stable '
-                        'ratios on a shared machine), torch default with --device cuda')
+    parser.add_argument(
+        '--report',
+        default=None,
+        help='Markdown report (default docs/benchmarks.md; <out-dir>/benchmarks.md with '
+        '--smoke)')
+    parser.add_argument(
+        '--threads',
+        type=int,
+        default=None,
+        help='torch CPU threads; 0: torch default (all cores). Default: 1 on CPU (stable '
+        'ratios on a shared machine), torch default with --device cuda')
     parser.add_argument('--no-data', action='store_true', help='skip the data-loading loops')
     parser.add_argument('--no-sweeps', action='store_true', help='skip the scaling sweeps')
     parser.add_argument('--report-from', default=None, help='re-render the report from a run JSON and exit')
-    parser.add_argument('--note', action='append', default=[],
-                        help='with --report-from: add a paragraph on this run (stored in its JSON)')
+    parser.add_argument(
+        '--note',
+        action='append',
+        default=[],
+        help='with --report-from: add a paragraph on this run (stored in its JSON)')
     args = parser.parse_args(argv)
     args.argv = list(argv if argv is not None else sys.argv[1:])
     if args.report is None:

@@ -45,13 +45,15 @@ def dataloader_cfg(config: str, sizes: Dict[str, Any], batch_size: int, num_work
             dataset['ann_file'] = path
         else:  # no shared data (e.g. a user's clone): same transforms on the embedded scenes
             dataset.clear()
-            dataset.update(type='SyntheticScenes', num_images=256, img_size=(96, 128), seed=0,
-                           pipeline=cfg.train_dataloader.dataset.pipeline.to_list()
-                           if hasattr(cfg.train_dataloader.dataset.pipeline, 'to_list')
-                           else list(cfg.train_dataloader.dataset.pipeline))
+            dataset.update(
+                type='SyntheticScenes',
+                num_images=256,
+                img_size=(96, 128),
+                seed=0,
+                pipeline=cfg.train_dataloader.dataset.pipeline.to_list() if hasattr(
+                    cfg.train_dataloader.dataset.pipeline, 'to_list') else list(cfg.train_dataloader.dataset.pipeline))
             _resize_node(dataset, sizes)
-    loader.update(batch_size=batch_size, num_workers=num_workers,
-                  persistent_workers=num_workers > 0, drop_last=True)
+    loader.update(batch_size=batch_size, num_workers=num_workers, persistent_workers=num_workers > 0, drop_last=True)
     loader['sampler'] = dict(type='DefaultSampler', shuffle=True)
     return loader
 

@@ -34,12 +34,20 @@ def machine_info(device: str) -> Dict[str, Any]:
         mem_gb = psutil.virtual_memory().total / 2**30
     except ImportError:  # psutil is optional
         physical, mem_gb = None, None
-    info = dict(cpu_model=cpu_model(), physical_cores=physical, logical_cpus=os.cpu_count(),
-                affinity_cpus=len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else None,
-                memory_gb=round(mem_gb, 1) if mem_gb else None, torch_threads=torch.get_num_threads(),
-                python=platform.python_version(), torch=torch.__version__, mmengine=mmengine.__version__,
-                mmpretrain=mmpretrain.__version__, platform=platform.platform(), device=device,
-                load_avg=os.getloadavg() if hasattr(os, 'getloadavg') else None)
+    info = dict(
+        cpu_model=cpu_model(),
+        physical_cores=physical,
+        logical_cpus=os.cpu_count(),
+        affinity_cpus=len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else None,
+        memory_gb=round(mem_gb, 1) if mem_gb else None,
+        torch_threads=torch.get_num_threads(),
+        python=platform.python_version(),
+        torch=torch.__version__,
+        mmengine=mmengine.__version__,
+        mmpretrain=mmpretrain.__version__,
+        platform=platform.platform(),
+        device=device,
+        load_avg=os.getloadavg() if hasattr(os, 'getloadavg') else None)
     if device.startswith('cuda'):
         info['gpu'] = torch.cuda.get_device_name(device)
         info['cuda'] = torch.version.cuda
@@ -64,8 +72,8 @@ def matmul_throughput(n: int, device: str, repeats: int = 7) -> Dict[str, float]
         sync(device)
         times.append(time.perf_counter() - start)
     sec = min(times)
-    return dict(n=n, dtype='float32', seconds=sec, median_seconds=statistics.median(times),
-                gflops_per_s=2 * n**3 / sec / 1e9)
+    return dict(
+        n=n, dtype='float32', seconds=sec, median_seconds=statistics.median(times), gflops_per_s=2 * n**3 / sec / 1e9)
 
 
 def release_free_memory() -> None:

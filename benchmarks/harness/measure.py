@@ -26,8 +26,9 @@ def measure_group(group: Group, p: Profile, device: str, matmul_gflops: float) -
             step = fixed(train_step(case), batch)
             step()  # first steps allocate optimiser state and warm the kernels
             step()
-        case.result = dict(peak_mem_mb=mem.delta / MiB,
-                           params_m=sum(q.numel() for q in case.model.parameters() if q.requires_grad) / 1e6)
+        case.result = dict(
+            peak_mem_mb=mem.delta / MiB,
+            params_m=sum(q.numel() for q in case.model.parameters() if q.requires_grad) / 1e6)
     steps = {case_key(c): fixed(train_step(c), batch) for c in group.cases}
     times = interleaved_times(steps, p.steps, p.warmup, device)
     for case in group.cases:
@@ -35,10 +36,19 @@ def measure_group(group: Group, p: Profile, device: str, matmul_gflops: float) -
         med = statistics.median(t)
         gflops = count_gflops(steps[case_key(case)])
         case.result.update(
-            method=case.name, backbone=case.backbone, group=group.name, batch_size=group.batch_size,
-            input=group.input_desc, steps_s=t, step_s=med, step_min_s=min(t), step_max_s=max(t),
-            images_per_s=group.batch_size / med, gflops_per_step=gflops,
-            achieved_gflops_per_s=gflops / med, flops_utilisation_pct=100 * gflops / med / matmul_gflops,
+            method=case.name,
+            backbone=case.backbone,
+            group=group.name,
+            batch_size=group.batch_size,
+            input=group.input_desc,
+            steps_s=t,
+            step_s=med,
+            step_min_s=min(t),
+            step_max_s=max(t),
+            images_per_s=group.batch_size / med,
+            gflops_per_step=gflops,
+            achieved_gflops_per_s=gflops / med,
+            flops_utilisation_pct=100 * gflops / med / matmul_gflops,
             mem_kind='cuda_max_allocated' if device.startswith('cuda') else 'rss_increase')
         log(f'  {case_key(case):24s} {med * 1e3:8.1f} ms/step  {group.batch_size / med:7.1f} img/s  '
             f'{case.result["peak_mem_mb"]:7.0f} MB  {gflops:7.2f} GFLOP  '
@@ -59,13 +69,20 @@ def pair_results(groups: List[Group]) -> List[Dict[str, Any]]:
                 for bc in by_name.get(base, []):
                     ratio = mc.result['step_s'] / bc.result['step_s']
                     target = targets()['step_time_ratio'].get(target_key) if target_key else None
-                    pairs.append(dict(
-                        pair=f'{mc.name} {mc.backbone} / {bc.name} {bc.backbone}', method=mc.name,
-                        base=bc.name, backbone=mc.backbone, group=group.name,
-                        method_step_s=mc.result['step_s'], base_step_s=bc.result['step_s'], ratio=ratio,
-                        flops_ratio=mc.result['gflops_per_step'] / bc.result['gflops_per_step'],
-                        mem_ratio=mc.result['peak_mem_mb'] / max(bc.result['peak_mem_mb'], 1e-9),
-                        target=target, met=None if target is None else bool(ratio <= target)))
+                    pairs.append(
+                        dict(
+                            pair=f'{mc.name} {mc.backbone} / {bc.name} {bc.backbone}',
+                            method=mc.name,
+                            base=bc.name,
+                            backbone=mc.backbone,
+                            group=group.name,
+                            method_step_s=mc.result['step_s'],
+                            base_step_s=bc.result['step_s'],
+                            ratio=ratio,
+                            flops_ratio=mc.result['gflops_per_step'] / bc.result['gflops_per_step'],
+                            mem_ratio=mc.result['peak_mem_mb'] / max(bc.result['peak_mem_mb'], 1e-9),
+                            target=target,
+                            met=None if target is None else bool(ratio <= target)))
     return pairs
 
 
@@ -84,8 +101,12 @@ def profile_ops(step: Callable[[], None], device: str, top: int = 40) -> Dict[st
     return dict(sorted(ops.items(), key=lambda kv: -kv[1]['self_ms'])[:top])
 
 
-def profile_misses(groups: List[Group], pairs: List[dict], device: str, batches: Dict[str, dict],
-                   top: int = 8, repeats: int = 3) -> List[Dict[str, Any]]:
+def profile_misses(groups: List[Group],
+                   pairs: List[dict],
+                   device: str,
+                   batches: Dict[str, dict],
+                   top: int = 8,
+                   repeats: int = 3) -> List[Dict[str, Any]]:
     """For each missed pair: the ops whose self time grows most from the base to the method.
 
     Self times are averaged over ``repeats`` profiled steps of each, interleaved (one step on a shared
@@ -108,13 +129,14 @@ def profile_misses(groups: List[Group], pairs: List[dict], device: str, batches:
                     acc['count'] += v['count'] / repeats
         m, b = prof[pair['method']], prof[pair['base']]
         diff = [(op, m.get(op, {}).get('self_ms', 0.) - b.get(op, {}).get('self_ms', 0.),
-                 round(m.get(op, {}).get('count', 0)), round(b.get(op, {}).get('count', 0)))
-                for op in set(m) | set(b)]
+                 round(m.get(op, {}).get('count', 0)), round(b.get(op, {}).get('count', 0))) for op in set(m) | set(b)]
         diff.sort(key=lambda d: -d[1])
-        out.append(dict(pair=pair['pair'], method_total_ms=sum(v['self_ms'] for v in m.values()),
-                        base_total_ms=sum(v['self_ms'] for v in b.values()),
-                        top_extra_ops=[dict(op=o, extra_ms=d, calls_method=cm, calls_base=cb)
-                                       for o, d, cm, cb in diff[:top]]))
+        out.append(
+            dict(
+                pair=pair['pair'],
+                method_total_ms=sum(v['self_ms'] for v in m.values()),
+                base_total_ms=sum(v['self_ms'] for v in b.values()),
+                top_extra_ops=[dict(op=o, extra_ms=d, calls_method=cm, calls_base=cb) for o, d, cm, cb in diff[:top]]))
         top_ops = out[-1]['top_extra_ops'][:4]
         log(f'  profiled {pair["pair"]}: ' + ', '.join(f'{o["op"]} +{o["extra_ms"]:.1f} ms' for o in top_ops))
     return out
@@ -149,10 +171,19 @@ def measure_data(case: Case, group: Group, p: Profile, device: str) -> Dict[str,
     del it, loader  # stops the workers
     wait, compute = statistics.mean(waits), statistics.mean(computes)
     frac = wait / (wait + compute)
-    res = dict(method=case.name, backbone=case.backbone, config=case.data_config, batch_size=group.batch_size,
-               num_workers=p.data_workers, steps=p.data_steps, pipeline_s_per_batch=pipeline_s,
-               data_wait_s=wait, compute_s=compute, data_fraction=frac,
-               workers_needed=pipeline_s / compute, met=bool(frac < targets()['data_fraction']))
+    res = dict(
+        method=case.name,
+        backbone=case.backbone,
+        config=case.data_config,
+        batch_size=group.batch_size,
+        num_workers=p.data_workers,
+        steps=p.data_steps,
+        pipeline_s_per_batch=pipeline_s,
+        data_wait_s=wait,
+        compute_s=compute,
+        data_fraction=frac,
+        workers_needed=pipeline_s / compute,
+        met=bool(frac < targets()['data_fraction']))
     log(f'  data {case_key(case):24s} wait {wait * 1e3:7.1f} ms / step {compute * 1e3:7.1f} ms '
         f'({100 * frac:4.1f}%), pipeline {pipeline_s * 1e3:7.1f} ms/batch in one process')
     return res

@@ -32,8 +32,12 @@ def sp_cfg(host: dict, sp_size: int) -> dict:
     """``host`` + SP with the default head of ``configs/sp/_base_/sp.py``."""
     from mmengine.config import Config
     base = Config.fromfile(osp.join(ROOT, targets()['sp_base_config']))
-    return dict(type='SpatialPrediction', host=copy.deepcopy(host), sp_head=base.sp_head.to_dict(),
-                sp_weight=float(base.sp_weight), sp_probe_size=sp_size)
+    return dict(
+        type='SpatialPrediction',
+        host=copy.deepcopy(host),
+        sp_head=base.sp_head.to_dict(),
+        sp_weight=float(base.sp_weight),
+        sp_probe_size=sp_size)
 
 
 def build_case(case: Case, device: str) -> None:
@@ -63,6 +67,8 @@ def train_step(case: Case) -> Callable[[dict], None]:
     from mmspatial.models.algorithms.dino import DINO
     model, optimizer = case.model, case.optimizer
     ema = isinstance(model, DINO)
+    if ema:
+        model.register_teacher_updater('benchmark train_step')
 
     def step(batch: dict) -> None:
         data = model.data_preprocessor(batch, True)
@@ -134,50 +140,55 @@ def make_groups(p: Profile) -> List[Group]:
             byol, scrl = with_bn1d(byol), with_bn1d(scrl)
             scrl['box_generator']['min_size'] = min_box
         bb = f'ResNet-{depth}'
-        cases = [Case('BYOL', bb, byol, 'sgd', data_configs['BYOL']),
-                 Case('SCRL', bb, scrl, 'sgd', data_configs['SCRL'])]
+        cases = [
+            Case('BYOL', bb, byol, 'sgd', data_configs['BYOL']),
+            Case('SCRL', bb, scrl, 'sgd', data_configs['SCRL'])
+        ]
         if depth == 18 and p.mode != 'smoke':
             # Like-for-like with mmpretrain's BYOL (one backbone call per view): separates the cost of
             # the boxes from that of batching both views in one call, as SCRL's reference does.
             cases.append(Case('SCRL (per-view)', bb, scrl, 'sgd', None, bench_scrl.per_view_passes))
         if depth == 18 or p.mode == 'smoke':
-            cases += [Case('BYOL+SP', bb, sp_cfg(byol, sp_size), 'sgd', data_configs['BYOL+SP']),
-                      Case('SCRL+SP', bb, sp_cfg(scrl, sp_size), 'sgd', data_configs['SCRL+SP'])]
+            cases += [
+                Case('BYOL+SP', bb, sp_cfg(byol, sp_size), 'sgd', data_configs['BYOL+SP']),
+                Case('SCRL+SP', bb, sp_cfg(scrl, sp_size), 'sgd', data_configs['SCRL+SP'])
+            ]
         if p.mode == 'smoke':
             cases = cases[:2]
         desc = f'2 x {size} px' + (f' (SP: 2 x {sp_size} px)' if len(cases) > 2 else '')
-        groups.append(Group(f'resnet{depth}', bb, batch_configs['cnn'],
-                            dict(view=size, sp=sp_size), batch_size, desc, cases))
+        groups.append(
+            Group(f'resnet{depth}', bb, batch_configs['cnn'], dict(view=size, sp=sp_size), batch_size, desc, cases))
     for arch in ('tiny', 'small'):
         if f'vit-{arch}' not in p.groups:
             continue
-        dino = dict(bench_selfpatch.model_cfg('dino', arch, p.vit_global, p.vit_patch),
-                    data_preprocessor=pre_scenes)
-        selfpatch = dict(bench_selfpatch.model_cfg('selfpatch', arch, p.vit_global, p.vit_patch),
-                         data_preprocessor=pre_scenes)
+        dino = dict(bench_selfpatch.model_cfg('dino', arch, p.vit_global, p.vit_patch), data_preprocessor=pre_scenes)
+        selfpatch = dict(
+            bench_selfpatch.model_cfg('selfpatch', arch, p.vit_global, p.vit_patch), data_preprocessor=pre_scenes)
         if arch == 'tiny':
             dino.update(config_heads(data_configs['DINO'], ('neck', 'loss')))
-            selfpatch.update(config_heads(data_configs['SelfPatch'],
-                                          ('neck', 'patch_neck', 'loss', 'patch_loss')))
+            selfpatch.update(config_heads(data_configs['SelfPatch'], ('neck', 'patch_neck', 'loss', 'patch_loss')))
         bb = f'ViT-{arch}/{p.vit_patch}'
-        cases = [Case('DINO', bb, dino, 'adamw', data_configs['DINO']),
-                 Case('SelfPatch', bb, selfpatch, 'adamw', data_configs['SelfPatch'])]
+        cases = [
+            Case('DINO', bb, dino, 'adamw', data_configs['DINO']),
+            Case('SelfPatch', bb, selfpatch, 'adamw', data_configs['SelfPatch'])
+        ]
         if arch == 'tiny':
             cases.append(Case('DINO+SP', bb, sp_cfg(dino, p.vit_local), 'adamw', data_configs['DINO+SP']))
-        sizes = dict(global_crop_size=p.vit_global, local_crop_size=p.vit_local,
-                     num_local_crops=p.vit_locals, sp=p.vit_local)
+        sizes = dict(
+            global_crop_size=p.vit_global, local_crop_size=p.vit_local, num_local_crops=p.vit_locals, sp=p.vit_local)
         desc = f'2 x {p.vit_global} px + {p.vit_locals} x {p.vit_local} px (SP: 2 x {p.vit_local} px)'
-        groups.append(Group(f'vit-{arch}', bb, batch_configs['vit'], sizes,
-                            p.vit_batch[arch], desc, cases))
+        groups.append(Group(f'vit-{arch}', bb, batch_configs['vit'], sizes, p.vit_batch[arch], desc, cases))
     if 'scatnet' in p.groups:
         kinds = [('SimCLR', 'simclr_resnet18', 'ResNet-18'), ('ScatSimCLR', 'scatsimclr8', 'ScatNet-8')]
         if p.mode != 'quick':
             kinds.append(('ScatSimCLR', 'scatsimclr16', 'ScatNet-16'))
-        cases = [Case(name, bb, dict(bench_scattering.model_cfg(kind, p.scat_size),
-                                     data_preprocessor=pre_cifar), 'adam', data_configs[name])
-                 for name, kind, bb in kinds]
-        groups.append(Group('scatnet', 'ScatNet / ResNet-18', data_configs['ScatSimCLR'],
-                            dict(scat=p.scat_size), p.scat_batch, f'2 x {p.scat_size} px', cases))
+        cases = [
+            Case(name, bb, dict(bench_scattering.model_cfg(kind, p.scat_size), data_preprocessor=pre_cifar), 'adam',
+                 data_configs[name]) for name, kind, bb in kinds
+        ]
+        groups.append(
+            Group('scatnet', 'ScatNet / ResNet-18', data_configs['ScatSimCLR'], dict(scat=p.scat_size), p.scat_batch,
+                  f'2 x {p.scat_size} px', cases))
     return groups
 
 

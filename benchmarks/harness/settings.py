@@ -19,8 +19,8 @@ def targets() -> Dict[str, Any]:
     ``sp_base_config``."""
     with open(osp.join(HERE, 'targets.yaml'), encoding='utf-8') as f:
         data = yaml.safe_load(f)
-    missing = {'step_time_ratio', 'data_fraction', 'pairs', 'data_configs', 'batch_configs',
-               'sp_base_config'} - set(data)
+    missing = {'step_time_ratio', 'data_fraction', 'pairs', 'data_configs', 'batch_configs', 'sp_base_config'
+               } - set(data)
     if missing:
         raise KeyError(f'{osp.join(HERE, "targets.yaml")} lacks the keys {sorted(missing)}')
     return data
@@ -38,27 +38,27 @@ def notes() -> List[str]:
 class Profile:
     """Sizes, batches and step counts of one run (see :func:`make_profile`)."""
     mode: str
-    cnn_size: int                      # ResNet-18 views (BYOL / SCRL), px
+    cnn_size: int  # ResNet-18 views (BYOL / SCRL), px
     cnn_batch: int
-    r50_size: int                      # ResNet-50 views, px
+    r50_size: int  # ResNet-50 views, px
     r50_batch: int
     vit_patch: int
-    vit_global: int                    # DINO / SelfPatch global crops, px
-    vit_local: int                     # local crops, px
-    vit_locals: int                    # local crops per image
-    vit_batch: Dict[str, int]          # per ViT arch
-    scat_size: int                     # ScatSimCLR / SimCLR views, px (ScatNet is built for it)
+    vit_global: int  # DINO / SelfPatch global crops, px
+    vit_local: int  # local crops, px
+    vit_locals: int  # local crops per image
+    vit_batch: Dict[str, int]  # per ViT arch
+    scat_size: int  # ScatSimCLR / SimCLR views, px (ScatNet is built for it)
     scat_batch: int
-    steps: int                         # timed steps per method (median reported)
+    steps: int  # timed steps per method (median reported)
     warmup: int
-    data_steps: int                    # timed iterations of the data-loading loop
+    data_steps: int  # timed iterations of the data-loading loop
     data_workers: int
     sweep_steps: int
     groups: Sequence[str]
-    sweeps: Dict[str, Sequence[int]]   # sweep name -> x values
+    sweeps: Dict[str, Sequence[int]]  # sweep name -> x values
     sweep_vit_batch: int
     matmul_n: int
-    scattering: bool                   # FastScattering2D vs kymatio
+    scattering: bool  # FastScattering2D vs kymatio
     profile_misses: bool
 
     @staticmethod
@@ -76,30 +76,102 @@ def make_profile(device: str, quick: bool, smoke: bool) -> Profile:
     """Default settings: small on CPU (2-core budget of < 10 min), reference sizes on CUDA."""
     cuda = device.startswith('cuda')
     if smoke:
-        return Profile(mode='smoke', cnn_size=32, cnn_batch=2, r50_size=32, r50_batch=2, vit_patch=8,
-                       vit_global=32, vit_local=16, vit_locals=2, vit_batch={'tiny': 2, 'small': 2},
-                       scat_size=32, scat_batch=4,
-                       steps=2, warmup=0, data_steps=2, data_workers=2, sweep_steps=1,
-                       groups=('resnet18', ), sweeps={'batch': (2, 4)}, sweep_vit_batch=2,
-                       matmul_n=256, scattering=False, profile_misses=False)
+        return Profile(
+            mode='smoke',
+            cnn_size=32,
+            cnn_batch=2,
+            r50_size=32,
+            r50_batch=2,
+            vit_patch=8,
+            vit_global=32,
+            vit_local=16,
+            vit_locals=2,
+            vit_batch={
+                'tiny': 2,
+                'small': 2
+            },
+            scat_size=32,
+            scat_batch=4,
+            steps=2,
+            warmup=0,
+            data_steps=2,
+            data_workers=2,
+            sweep_steps=1,
+            groups=('resnet18', ),
+            sweeps={'batch': (2, 4)},
+            sweep_vit_batch=2,
+            matmul_n=256,
+            scattering=False,
+            profile_misses=False)
     if cuda:
-        p = Profile(mode='default', cnn_size=224, cnn_batch=64, r50_size=224, r50_batch=64, vit_patch=16,
-                    vit_global=224, vit_local=96, vit_locals=8, vit_batch={'tiny': 64, 'small': 64},
-                    scat_size=96, scat_batch=128,
-                    steps=20, warmup=5, data_steps=10, data_workers=2, sweep_steps=10,
-                    groups=('resnet18', 'resnet50', 'vit-tiny', 'vit-small', 'scatnet'),
-                    sweeps={'batch': (32, 64, 128), 'boxes': (1, 5, 10, 20), 'local_crops': (2, 6, 10),
-                            'cnn_size': (128, 160, 224), 'vit_size': (128, 160, 224)},
-                    sweep_vit_batch=32, matmul_n=8192, scattering=True, profile_misses=True)
+        p = Profile(
+            mode='default',
+            cnn_size=224,
+            cnn_batch=64,
+            r50_size=224,
+            r50_batch=64,
+            vit_patch=16,
+            vit_global=224,
+            vit_local=96,
+            vit_locals=8,
+            vit_batch={
+                'tiny': 64,
+                'small': 64
+            },
+            scat_size=96,
+            scat_batch=128,
+            steps=20,
+            warmup=5,
+            data_steps=10,
+            data_workers=2,
+            sweep_steps=10,
+            groups=('resnet18', 'resnet50', 'vit-tiny', 'vit-small', 'scatnet'),
+            sweeps={
+                'batch': (32, 64, 128),
+                'boxes': (1, 5, 10, 20),
+                'local_crops': (2, 6, 10),
+                'cnn_size': (128, 160, 224),
+                'vit_size': (128, 160, 224)
+            },
+            sweep_vit_batch=32,
+            matmul_n=8192,
+            scattering=True,
+            profile_misses=True)
     else:
         # 2 shared cores: small batches, ResNet-50 at 64 px, ViT-S at batch 2 (see the report).
-        p = Profile(mode='default', cnn_size=96, cnn_batch=4, r50_size=64, r50_batch=4, vit_patch=8,
-                    vit_global=64, vit_local=32, vit_locals=2, vit_batch={'tiny': 4, 'small': 2},
-                    scat_size=32, scat_batch=16, steps=10, warmup=1, data_steps=4, data_workers=2,
-                    sweep_steps=6, groups=('resnet18', 'resnet50', 'vit-tiny', 'vit-small', 'scatnet'),
-                    sweeps={'batch': (2, 4, 8), 'boxes': (1, 5, 10, 20), 'local_crops': (2, 4, 6),
-                            'cnn_size': (64, 96, 128), 'vit_size': (48, 64, 96)},
-                    sweep_vit_batch=2, matmul_n=1536, scattering=True, profile_misses=True)
+        p = Profile(
+            mode='default',
+            cnn_size=96,
+            cnn_batch=4,
+            r50_size=64,
+            r50_batch=4,
+            vit_patch=8,
+            vit_global=64,
+            vit_local=32,
+            vit_locals=2,
+            vit_batch={
+                'tiny': 4,
+                'small': 2
+            },
+            scat_size=32,
+            scat_batch=16,
+            steps=10,
+            warmup=1,
+            data_steps=4,
+            data_workers=2,
+            sweep_steps=6,
+            groups=('resnet18', 'resnet50', 'vit-tiny', 'vit-small', 'scatnet'),
+            sweeps={
+                'batch': (2, 4, 8),
+                'boxes': (1, 5, 10, 20),
+                'local_crops': (2, 4, 6),
+                'cnn_size': (64, 96, 128),
+                'vit_size': (48, 64, 96)
+            },
+            sweep_vit_batch=2,
+            matmul_n=1536,
+            scattering=True,
+            profile_misses=True)
     if quick:
         p.mode = 'quick'
         p.steps, p.warmup, p.data_steps, p.sweep_steps = 6, 1, 3, 3

@@ -33,15 +33,28 @@ class UnlabeledImages(BaseDataset):
         extensions (Sequence[str]): accepted suffixes when scanning a folder.
     """
 
-    def __init__(self, data_root: str = '', data_prefix='', ann_file: str = '', pipeline: Sequence = (),
-                 extensions: Sequence[str] = IMG_EXTENSIONS, test_mode: bool = False,
-                 lazy_init: bool = False, max_refetch: int = 1000, **kwargs) -> None:
+    def __init__(self,
+                 data_root: str = '',
+                 data_prefix='',
+                 ann_file: str = '',
+                 pipeline: Sequence = (),
+                 extensions: Sequence[str] = IMG_EXTENSIONS,
+                 test_mode: bool = False,
+                 lazy_init: bool = False,
+                 max_refetch: int = 1000,
+                 **kwargs) -> None:
         if isinstance(data_prefix, str):
             data_prefix = dict(img_path=data_prefix)
         self.extensions = tuple(e.lower() for e in extensions)
-        super().__init__(ann_file=ann_file, data_root=data_root, data_prefix=data_prefix,
-                         pipeline=list(pipeline), test_mode=test_mode, lazy_init=lazy_init,
-                         max_refetch=max_refetch, **kwargs)
+        super().__init__(
+            ann_file=ann_file,
+            data_root=data_root,
+            data_prefix=data_prefix,
+            pipeline=list(pipeline),
+            test_mode=test_mode,
+            lazy_init=lazy_init,
+            max_refetch=max_refetch,
+            **kwargs)
 
     def _missing(self, what: str, path: str) -> FileNotFoundError:
         return FileNotFoundError(

@@ -26,8 +26,8 @@ def main() -> int:
     parser.add_argument('config', help='transfer config (mmdet / mmseg / mmpretrain)')
     parser.add_argument('--prefix', help="init_cfg prefix, e.g. 'backbone.' for a full checkpoint")
     parser.add_argument('--module', default='backbone', help='checked submodule of the model')
-    parser.add_argument('--allow-missing', nargs='*', default=[],
-                        help='fnmatch patterns of module keys allowed to be absent')
+    parser.add_argument(
+        '--allow-missing', nargs='*', default=[], help='fnmatch patterns of module keys allowed to be absent')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     args = parser.parse_args()
 
@@ -47,8 +47,7 @@ def main() -> int:
     model = MODELS.build(model_cfg)
     module = get_submodule(model, args.module)
     module.init_weights()
-    report = report_for_init_cfg(module, args.module, allow_missing=args.allow_missing,
-                                 resizable=DEFAULT_RESIZABLE)
+    report = report_for_init_cfg(module, args.module, allow_missing=args.allow_missing, resizable=DEFAULT_RESIZABLE)
     print(report.format(max_keys=50))
     return 0 if report.complete else 1
 

@@ -19,8 +19,7 @@ import os.path as osp
 
 import torch
 
-from mmspatial.models.utils.checkpoint_convert import (BRANCHES, VIT_LAYOUTS,
-                                                       extract_backbone_checkpoint,
+from mmspatial.models.utils.checkpoint_convert import (BRANCHES, VIT_LAYOUTS, extract_backbone_checkpoint,
                                                        load_checkpoint_file)
 
 
@@ -28,14 +27,22 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('checkpoint', help='pretraining checkpoint (.pth)')
     parser.add_argument('output', help='output backbone checkpoint (.pth)')
-    parser.add_argument('--branch', choices=BRANCHES, default='online',
-                        help='online network or EMA/teacher (DINO reports teacher results)')
+    parser.add_argument(
+        '--branch',
+        choices=BRANCHES,
+        default='online',
+        help='online network or EMA/teacher (DINO reports teacher results)')
     parser.add_argument('--prefix', help="explicit key prefix (overrides --branch), e.g. 'backbone.'")
-    parser.add_argument('--vit-layout', choices=VIT_LAYOUTS, default='mmpretrain',
-                        help='key layout for ViT backbones (ResNets have one layout)')
-    parser.add_argument('--drop-cls-token', action='store_true',
-                        help='remove a ViT class token and its pos_embed row (DINO checkpoints for '
-                        'the ViT transfer configs, whose ViTs have no class token)')
+    parser.add_argument(
+        '--vit-layout',
+        choices=VIT_LAYOUTS,
+        default='mmpretrain',
+        help='key layout for ViT backbones (ResNets have one layout)')
+    parser.add_argument(
+        '--drop-cls-token',
+        action='store_true',
+        help='remove a ViT class token and its pos_embed row (DINO checkpoints for '
+        'the ViT transfer configs, whose ViTs have no class token)')
     return parser.parse_args()
 
 
@@ -43,9 +50,13 @@ def main() -> None:
     args = parse_args()
     if not args.output.endswith('.pth'):
         raise SystemExit(f'output must end with .pth: {args.output}')
-    ckpt = extract_backbone_checkpoint(load_checkpoint_file(args.checkpoint), branch=args.branch,
-                                       prefix=args.prefix, vit_layout=args.vit_layout,
-                                       no_cls_token=args.drop_cls_token, source=args.checkpoint)
+    ckpt = extract_backbone_checkpoint(
+        load_checkpoint_file(args.checkpoint),
+        branch=args.branch,
+        prefix=args.prefix,
+        vit_layout=args.vit_layout,
+        no_cls_token=args.drop_cls_token,
+        source=args.checkpoint)
     os.makedirs(osp.dirname(osp.abspath(args.output)), exist_ok=True)
     torch.save(ckpt, args.output)
     info = ckpt['meta']['mmspatial']

@@ -12,8 +12,8 @@ with detectron2's R50 names (``stem.conv1``, ``res2``..``res5``, ``convK.norm``,
 import argparse
 import pickle
 
-from mmspatial.models.utils.checkpoint_convert import (BRANCHES, backbone_state_dict,
-                                                       detectron2_checkpoint, load_checkpoint_file)
+from mmspatial.models.utils.checkpoint_convert import (BRANCHES, backbone_state_dict, detectron2_checkpoint,
+                                                       load_checkpoint_file)
 
 
 def main() -> None:
@@ -25,8 +25,8 @@ def main() -> None:
     args = parser.parse_args()
     if not args.output.endswith('.pkl'):
         raise SystemExit(f'output must end with .pkl: {args.output}')
-    state, prefix = backbone_state_dict(load_checkpoint_file(args.checkpoint), args.branch,
-                                        args.prefix, args.checkpoint)
+    state, prefix = backbone_state_dict(
+        load_checkpoint_file(args.checkpoint), args.branch, args.prefix, args.checkpoint)
     payload = detectron2_checkpoint(state, args.checkpoint)
     with open(args.output, 'wb') as f:
         pickle.dump(payload, f)

@@ -12,9 +12,8 @@ import argparse
 
 import torch
 
-from mmspatial.models.utils.checkpoint_convert import (BRANCHES, backbone_state_dict, detect_arch,
-                                                       load_checkpoint_file, resnet_to_torchvision,
-                                                       vit_mmpretrain_to_timm,
+from mmspatial.models.utils.checkpoint_convert import (BRANCHES, backbone_state_dict, detect_arch, load_checkpoint_file,
+                                                       resnet_to_torchvision, vit_mmpretrain_to_timm,
                                                        vit_mmseg_to_mmpretrain)
 
 
@@ -25,8 +24,8 @@ def main() -> None:
     parser.add_argument('--branch', choices=BRANCHES, default='online')
     parser.add_argument('--prefix', help='explicit key prefix (overrides --branch)')
     args = parser.parse_args()
-    state, prefix = backbone_state_dict(load_checkpoint_file(args.checkpoint), args.branch,
-                                        args.prefix, args.checkpoint)
+    state, prefix = backbone_state_dict(
+        load_checkpoint_file(args.checkpoint), args.branch, args.prefix, args.checkpoint)
     arch = detect_arch(state)
     if arch == 'resnet':
         out = resnet_to_torchvision(state, args.checkpoint)

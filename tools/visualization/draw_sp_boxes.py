@@ -61,7 +61,7 @@ def load_model(cfg: Config, checkpoint: Optional[str]) -> torch.nn.Module:
     with DefaultScope.overwrite_default_scope('mmpretrain'):
         model = MODELS.build(cfg.model)
     if not hasattr(model, 'sp_head'):
-        raise TypeError(f"{cfg.filename}: model type {cfg.model.type!r} has no SP head; use "
+        raise TypeError(f'{cfg.filename}: model type {cfg.model.type!r} has no SP head; use '
                         "dict(type='SpatialPrediction', host=...)")
     model.init_weights()
     if checkpoint:
@@ -103,8 +103,8 @@ def predict_pairs(model: torch.nn.Module, views: Sequence[np.ndarray], boxes: np
     norm = model.sp_head.offset_norm
     target = spatial_prediction_targets(b1, b2, size, norm)
     pred = model.sp_head(e1, e2).float().cpu()
-    return dict(boxes1=b1, boxes2=b2, pred_boxes2=spatial_prediction_boxes(b1, pred, size, norm),
-                target=target, pred=pred)
+    return dict(
+        boxes1=b1, boxes2=b2, pred_boxes2=spatial_prediction_boxes(b1, pred, size, norm), target=target, pred=pred)
 
 
 # ----------------------------------------------------------------------------------------- drawing
@@ -126,8 +126,7 @@ def _fmt(v: torch.Tensor) -> str:
     return '(' + ', '.join(f'{float(x):+.2f}' for x in v) + ')'
 
 
-def row_layout(image_shape: Tuple[int, int], view_shape: Tuple[int, int],
-               height: int) -> Tuple[int, int, float, int]:
+def row_layout(image_shape: Tuple[int, int], view_shape: Tuple[int, int], height: int) -> Tuple[int, int, float, int]:
     """``(row height, row width, image scale, view panel height)`` of one pair's row."""
     scale = height / image_shape[0]
     view_h = (height - GAP) // 2
@@ -136,7 +135,9 @@ def row_layout(image_shape: Tuple[int, int], view_shape: Tuple[int, int],
     return HEADER + height, width, scale, view_h
 
 
-def draw_pairs(img: np.ndarray, views: Sequence[np.ndarray], result: Dict[str, torch.Tensor],
+def draw_pairs(img: np.ndarray,
+               views: Sequence[np.ndarray],
+               result: Dict[str, torch.Tensor],
                height: int = 256) -> np.ndarray:
     """The figure (see the module docstring) as a BGR uint8 canvas, one row per pair."""
     num_pairs = len(result['boxes1'])
@@ -160,15 +161,13 @@ def draw_pairs(img: np.ndarray, views: Sequence[np.ndarray], result: Dict[str, t
             view = views[2 * k + j]
             vw = int(round(view.shape[1] * view_h / view.shape[0]))
             y = top + HEADER + j * (view_h + GAP)
-            canvas[y:y + view_h, x:x + vw] = cv2.resize(view, (vw, view_h),
-                                                        interpolation=cv2.INTER_AREA)
+            canvas[y:y + view_h, x:x + vw] = cv2.resize(view, (vw, view_h), interpolation=cv2.INTER_AREA)
             cv2.rectangle(canvas, (x, y), (x + vw - 1, y + view_h - 1), colour, 3)
         err = float((result['pred'][k] - result['target'][k]).abs().mean())
         lines = [(f'pair {k + 1}  true {_fmt(result["target"][k])}', GREEN),
                  (f'pred {_fmt(result["pred"][k])}  L1 {err:.2f}', RED)]
         for i, (text, colour) in enumerate(lines):
-            cv2.putText(canvas, text, (3, top + 16 + 17 * i), cv2.FONT_HERSHEY_SIMPLEX, 0.45,
-                        colour, 1, cv2.LINE_AA)
+            cv2.putText(canvas, text, (3, top + 16 + 17 * i), cv2.FONT_HERSHEY_SIMPLEX, 0.45, colour, 1, cv2.LINE_AA)
     return canvas
 
 
@@ -179,11 +178,12 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--checkpoint', help='trained SP weights (default: seeded random init)')
     src = parser.add_mutually_exclusive_group(required=True)
     src.add_argument('--image', help='image file')
-    src.add_argument('--synthetic', type=int, metavar='INDEX',
-                     help='scene INDEX of the embedded SyntheticScenes')
+    src.add_argument('--synthetic', type=int, metavar='INDEX', help='scene INDEX of the embedded SyntheticScenes')
     parser.add_argument('--pairs', type=int, default=2, help='number of view pairs (rows)')
-    parser.add_argument('--no-photometric', action='store_true',
-                        help="skip the SP views' colour/blur augmentation (geometry unchanged)")
+    parser.add_argument(
+        '--no-photometric',
+        action='store_true',
+        help="skip the SP views' colour/blur augmentation (geometry unchanged)")
     parser.add_argument('--height', type=int, default=256, help='display height of the image')
     parser.add_argument('--seed', type=int, default=0, help='seed of the views and the random init')
     parser.add_argument('--out', default='sp_boxes.png', help='output PNG')
@@ -204,8 +204,7 @@ def main(argv: Optional[Sequence[str]] = None) -> str:
         if img is None:
             raise SystemExit(f'cannot read image {args.image!r}')
     else:
-        img = DATASETS.build(dict(type='SyntheticScenes', num_images=args.synthetic + 1))[
-            args.synthetic]['img']
+        img = DATASETS.build(dict(type='SyntheticScenes', num_images=args.synthetic + 1))[args.synthetic]['img']
     sp_cfg = find_sp_views(cfg)
     sp_cfg['num_pairs'] = args.pairs
     if args.no_photometric:

@@ -36,10 +36,9 @@ def _check_untracked(results: dict, where: str) -> None:
     tracked = results.get(_TRACKED_SHAPE)
     actual = tuple(results['img'].shape[:2])
     if tracked is not None and tuple(tracked) != actual:
-        raise RuntimeError(
-            f'{where}: the image is {actual} but the geometry was tracked for {tuple(tracked)}; a '
-            'transform that does not record its crop/resize ran in between. Use '
-            'RandomResizedCropWithBox / ResizeWithBox / RandomFlipWithFlag for geometric ops.')
+        raise RuntimeError(f'{where}: the image is {actual} but the geometry was tracked for {tuple(tracked)}; a '
+                           'transform that does not record its crop/resize ran in between. Use '
+                           'RandomResizedCropWithBox / ResizeWithBox / RandomFlipWithFlag for geometric ops.')
 
 
 def _to_size(scale: Union[int, Sequence[int]]) -> Tuple[int, int]:
@@ -123,12 +122,10 @@ class RandomResizedCropWithBox(BaseTransform):
         top, left, h, w = self.sample_crop(img_h, img_w)
         cropped = img[top:top + h, left:left + w]
         out_h, out_w = self.scale
-        results['img'] = mmcv.imresize(
-            cropped, (out_w, out_h), interpolation=self.interpolation, backend=self.backend)
+        results['img'] = mmcv.imresize(cropped, (out_w, out_h), interpolation=self.interpolation, backend=self.backend)
         # The crop is in the current image's pixels: compose with what the image already was.
         box = np.array([left, top, left + w, top + h], dtype=np.float32)
-        results['crop_bbox'] = boxes_view_to_image(box, results['crop_bbox'], results['flip'],
-                                                   (img_h, img_w)).numpy()
+        results['crop_bbox'] = boxes_view_to_image(box, results['crop_bbox'], results['flip'], (img_h, img_w)).numpy()
         results['img_shape'] = (out_h, out_w)
         results[_TRACKED_SHAPE] = (out_h, out_w)
         return results
@@ -149,8 +146,7 @@ class ResizeWithBox(BaseTransform):
         backend (str): 'cv2' or 'pillow'. Defaults to 'cv2'.
     """
 
-    def __init__(self, scale: Union[int, Sequence[int]], interpolation: str = 'bilinear',
-                 backend: str = 'cv2') -> None:
+    def __init__(self, scale: Union[int, Sequence[int]], interpolation: str = 'bilinear', backend: str = 'cv2') -> None:
         self.scale = _to_size(scale)
         self.interpolation = interpolation
         self.backend = backend
@@ -217,7 +213,9 @@ class MultiViewWithGeometry(BaseTransform):
         extra_keys (Sequence[str]): further per-view keys to collect. Defaults to ().
     """
 
-    def __init__(self, transforms: List[List[Union[dict, callable]]], num_views: Union[int, List[int]],
+    def __init__(self,
+                 transforms: List[List[Union[dict, callable]]],
+                 num_views: Union[int, List[int]],
                  extra_keys: Sequence[str] = ()) -> None:
         if isinstance(num_views, int):
             num_views = [num_views]
@@ -262,4 +260,3 @@ class MultiViewWithGeometry(BaseTransform):
     def __repr__(self) -> str:
         return (f'{type(self).__name__}(num_views={self.num_views}, pipelines={self.pipelines}, '
                 f'extra_keys={self.extra_keys})')
-

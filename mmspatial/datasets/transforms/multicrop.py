@@ -31,8 +31,10 @@ __all__ = ['DINO_COLOR_JITTER', 'dino_view_pipeline', 'DINOMultiCrop']
 DINO_COLOR_JITTER = dict(brightness=0.4, contrast=0.4, saturation=0.2, hue=0.1)
 
 
-def dino_view_pipeline(size: Union[int, Sequence[int]], crop_scale: Tuple[float, float],
-                       blur_prob: float, solarize_prob: float = 0.,
+def dino_view_pipeline(size: Union[int, Sequence[int]],
+                       crop_scale: Tuple[float, float],
+                       blur_prob: float,
+                       solarize_prob: float = 0.,
                        color_jitter: Optional[dict] = None) -> List[dict]:
     """Config of one DINO view pipeline (see the module docstring for the steps).
 
@@ -46,13 +48,16 @@ def dino_view_pipeline(size: Union[int, Sequence[int]], crop_scale: Tuple[float,
     """
     jitter = dict(DINO_COLOR_JITTER if color_jitter is None else color_jitter)
     pipeline = [
-        dict(type='RandomResizedCropWithBox', scale=size, crop_ratio_range=tuple(crop_scale),
-             interpolation='bicubic', backend='pillow'),
+        dict(
+            type='RandomResizedCropWithBox',
+            scale=size,
+            crop_ratio_range=tuple(crop_scale),
+            interpolation='bicubic',
+            backend='pillow'),
         dict(type='RandomFlipWithFlag', prob=0.5),
         dict(type='RandomApply', prob=0.8, transforms=[dict(type='SafeHueColorJitter', **jitter)]),
         # BGR images: luma weights in B, G, R order (torchvision's RGB 0.299/0.587/0.114 rule).
-        dict(type='RandomGrayscale', prob=0.2, keep_channels=True,
-             channel_weights=(0.114, 0.587, 0.2989)),
+        dict(type='RandomGrayscale', prob=0.2, keep_channels=True, channel_weights=(0.114, 0.587, 0.2989)),
         dict(type='GaussianBlur', magnitude_range=(0.1, 2.0), magnitude_std='inf', prob=blur_prob),
     ]
     if solarize_prob > 0:
@@ -97,13 +102,13 @@ class DINOMultiCrop(MultiViewWithGeometry):
             raise ValueError('global_blur_probs and global_solarize_probs need one value per global '
                              f'crop (2), got {global_blur_probs} and {global_solarize_probs}')
         transforms = [
-            dino_view_pipeline(global_crop_size, global_crop_scale, global_blur_probs[i],
-                               global_solarize_probs[i], color_jitter) for i in range(2)
+            dino_view_pipeline(global_crop_size, global_crop_scale, global_blur_probs[i], global_solarize_probs[i],
+                               color_jitter) for i in range(2)
         ]
         num_views = [1, 1]
         if num_local_crops > 0:
-            transforms.append(dino_view_pipeline(local_crop_size, local_crop_scale, local_blur_prob,
-                                                 color_jitter=color_jitter))
+            transforms.append(
+                dino_view_pipeline(local_crop_size, local_crop_scale, local_blur_prob, color_jitter=color_jitter))
             num_views.append(num_local_crops)
         super().__init__(transforms=transforms, num_views=num_views)
         self.num_local_crops = num_local_crops

@@ -20,13 +20,12 @@ import copy
 import multiprocessing as mp
 from typing import Optional
 
+import mmcv
 import numpy as np
 from mmcv.transforms import LoadImageFromFile
 from mmengine import fileio
 from mmengine.logging import print_log
 from mmpretrain.registry import TRANSFORMS
-
-import mmcv
 
 __all__ = ['CorruptImageError', 'LoadImageOrSkip']
 
@@ -99,8 +98,7 @@ class LoadImageOrSkip(LoadImageFromFile):
             with self._skipped.get_lock():
                 self._skipped.value += 1
                 count = self._skipped.value
-            print_log(f'LoadImageOrSkip: skipped sample ({count} so far): {e}', logger='current',
-                      level=30)
+            print_log(f'LoadImageOrSkip: skipped sample ({count} so far): {e}', logger='current', level=30)
             if self.max_skips is not None and count > self.max_skips:
                 raise RuntimeError(f'LoadImageOrSkip: {count} unreadable images skipped, more than '
                                    f'max_skips={self.max_skips}; last: {e}') from e

@@ -1,13 +1,11 @@
 """Local view pairs for Spatial Prediction (SP), sampled independently of the host method's views.
 
-SP (https://arxiv.org/abs/2605.09963) regresses the relative position and scale of two "disentangled"
-local views of one image. The sampling below is our design (``docs/sp_design.md``): crops are drawn with
-:class:`RandomResizedCropWithBox` (DINO local-crop ranges by default), get photometric augmentation only
-(no flip by default: a flip changes what "left" means), and record their boxes in original pixels.
+Shen et al., https://arxiv.org/abs/2605.09963 (abstract only; no reference code). The sampling is our
+design (crops of :class:`RandomResizedCropWithBox` with DINO's local-crop ranges, photometric augmentation
+only, boxes in original pixels); choices and reasons in ``docs/sp_design.md`` §1.
 
-Place it right after image loading, *before* the host's multi-view transform: the host's pipeline keeps
-the keys it does not know (``MultiView``/``MultiViewWithGeometry`` only replace ``img``), so the SP keys
-reach ``PackInputs`` untouched while ``img`` (hence ``inputs``) stays exactly what the host expects::
+Place it right after image loading, *before* the host's multi-view transform (which keeps the SP keys and
+replaces only ``img``)::
 
     dict(type='LoadImageFromFile'),
     dict(type='SpatialPredictionViews', num_pairs=1, scale=96),
@@ -22,8 +20,8 @@ from mmcv.transforms import BaseTransform, Compose
 from mmengine.registry import DefaultScope
 from mmpretrain.registry import TRANSFORMS
 
-from mmspatial.datasets.transforms.geometric import (_TRACKED_SHAPE, RandomFlipWithFlag,
-                                                    RandomResizedCropWithBox, _check_untracked)
+from mmspatial.datasets.transforms.geometric import (_TRACKED_SHAPE, RandomFlipWithFlag, RandomResizedCropWithBox,
+                                                     _check_untracked)
 from mmspatial.geometry import box_iou_pairwise
 
 #: Keys written by :class:`SpatialPredictionViews`; add them to ``PackInputs(algorithm_keys=...)``.
@@ -32,9 +30,10 @@ SP_KEYS = ('sp_imgs', 'sp_boxes', 'sp_flips', 'sp_img_shape')
 #: DINO's local-crop photometric augmentation (facebookresearch/dino ``DataAugmentationDINO``:
 #: colour jitter p=0.8, grayscale p=0.2, blur p=0.5), written with mmpretrain transforms.
 DEFAULT_SP_PHOTOMETRIC = [
-    dict(type='RandomApply',
-         transforms=[dict(type='SafeHueColorJitter', brightness=0.4, contrast=0.4, saturation=0.2, hue=0.1)],
-         prob=0.8),
+    dict(
+        type='RandomApply',
+        transforms=[dict(type='SafeHueColorJitter', brightness=0.4, contrast=0.4, saturation=0.2, hue=0.1)],
+        prob=0.8),
     dict(type='RandomGrayscale', prob=0.2, keep_channels=True, channel_weights=(0.114, 0.587, 0.2989)),
     dict(type='GaussianBlur', magnitude_range=(0.1, 2.0), magnitude_std='inf', prob=0.5),
 ]
@@ -91,9 +90,12 @@ class SpatialPredictionViews(BaseTransform):
         if max_attempts < 1:
             raise ValueError(f'SpatialPredictionViews: max_attempts must be >= 1, got {max_attempts}')
         self.num_pairs = num_pairs
-        self.crop = RandomResizedCropWithBox(scale, crop_ratio_range=crop_ratio_range,
-                                             aspect_ratio_range=aspect_ratio_range,
-                                             interpolation=interpolation, backend=backend)
+        self.crop = RandomResizedCropWithBox(
+            scale,
+            crop_ratio_range=crop_ratio_range,
+            aspect_ratio_range=aspect_ratio_range,
+            interpolation=interpolation,
+            backend=backend)
         self.flip = RandomFlipWithFlag(flip_prob) if flip_prob > 0 else None
         photometric = DEFAULT_SP_PHOTOMETRIC if pipeline is None else list(pipeline)
         # Built in mmpretrain's scope so that nested wrappers (RandomApply) resolve mmpretrain
@@ -131,14 +133,13 @@ class SpatialPredictionViews(BaseTransform):
     def transform(self, results: dict) -> dict:
         img = results.get('img')
         if not isinstance(img, np.ndarray):
-            raise TypeError(
-                f"{type(self).__name__} needs one image in results['img'] (file: "
-                f"{results.get('img_path')}), got {type(img).__name__}: place it before the host's "
-                'multi-view transform (MultiView / MultiViewWithGeometry)')
+            raise TypeError(f"{type(self).__name__} needs one image in results['img'] (file: "
+                            f"{results.get('img_path')}), got {type(img).__name__}: place it before the host's "
+                            'multi-view transform (MultiView / MultiViewWithGeometry)')
         prior = {k: results[k] for k in ('crop_bbox', 'flip', _TRACKED_SHAPE) if k in results}
         if 'crop_bbox' in prior:
             if 'ori_shape' not in results:
-                raise KeyError(f"{type(self).__name__}: the image was already cropped/resized "
+                raise KeyError(f'{type(self).__name__}: the image was already cropped/resized '
                                "(crop_bbox present) but results has no 'ori_shape'")
             image_size = results['ori_shape'][:2]
         else:

@@ -64,15 +64,20 @@ def _one_hot(y: np.ndarray, k: int) -> np.ndarray:
 def _fit_classifier(x: np.ndarray, y: np.ndarray, k: int, groups: np.ndarray, seed: int):
     norm = Standardizer(x)
     xs = norm(x)
-    alpha = select_alpha(xs, _one_hot(y, k), groups,
-                         lambda yt, p: _accuracy(yt.argmax(-1), p), seed)
+    alpha = select_alpha(xs, _one_hot(y, k), groups, lambda yt, p: _accuracy(yt.argmax(-1), p), seed)
     probe = fit_ridge(xs, _one_hot(y, k), alpha)
     return (lambda z: predict_ridge(norm(z), probe)), alpha
 
 
-def evaluate_jigsaw(model: FrozenBackbone, train_images: np.ndarray, train_labels: np.ndarray,
-                    test_images: np.ndarray, test_labels: np.ndarray, grid: int = 3, seed: int = 0,
-                    device: str = 'cpu', batch_size: int = 64) -> dict:
+def evaluate_jigsaw(model: FrozenBackbone,
+                    train_images: np.ndarray,
+                    train_labels: np.ndarray,
+                    test_images: np.ndarray,
+                    test_labels: np.ndarray,
+                    grid: int = 3,
+                    seed: int = 0,
+                    device: str = 'cpu',
+                    batch_size: int = 64) -> dict:
     """Run the protocol of the module docstring; images are ``(N, S, S, 3)`` BGR uint8."""
     torch.manual_seed(seed)
     m = grid * grid
@@ -96,18 +101,22 @@ def evaluate_jigsaw(model: FrozenBackbone, train_images: np.ndarray, train_label
     pred_pos = hungarian_positions(scores)
     correct = pred_pos == perm
     result: Dict = dict(
-        name=model.name, grid=grid, tile_size=int(t), num_train_images=int(len(tiles_tr)),
-        num_test_images=int(len(tiles_te)), position_alpha=pos_alpha,
-        patch_accuracy=float(correct.mean()), patch_accuracy_argmax=float(
-            (scores.argmax(-1) == perm).mean()), permutation_accuracy=float(correct.all(1).mean()),
+        name=model.name,
+        grid=grid,
+        tile_size=int(t),
+        num_train_images=int(len(tiles_tr)),
+        num_test_images=int(len(tiles_te)),
+        position_alpha=pos_alpha,
+        patch_accuracy=float(correct.mean()),
+        patch_accuracy_argmax=float((scores.argmax(-1) == perm).mean()),
+        permutation_accuracy=float(correct.all(1).mean()),
         chance=dict(patch_accuracy=1 / m, permutation_accuracy=1 / float(np.prod(np.arange(1, m + 1)))),
         info=model.info)
 
     if (train_labels >= 0).all() and len(np.unique(train_labels)) > 1:
         k = int(max(train_labels.max(), test_labels.max())) + 1
         feats_tr = model.embed(train_images, batch_size, device)
-        classifier, cls_alpha = _fit_classifier(feats_tr, train_labels, k,
-                                                np.arange(len(train_labels)), seed)
+        classifier, cls_alpha = _fit_classifier(feats_tr, train_labels, k, np.arange(len(train_labels)), seed)
         shuffled = assemble(shuffled_tiles, np.tile(np.arange(m), (len(tiles_te), 1)), grid)
         rebuilt = assemble(shuffled_tiles, pred_pos, grid)
         result['recognition'] = dict(
@@ -117,4 +126,3 @@ def evaluate_jigsaw(model: FrozenBackbone, train_images: np.ndarray, train_label
             reconstructed=_accuracy(test_labels, classifier(model.embed(rebuilt, batch_size, device))),
             chance=float(np.bincount(test_labels).max() / len(test_labels)))
     return result
-

@@ -24,15 +24,13 @@ from mmspatial.datasets.transforms.geometric import RandomResizedCropWithBox
 from mmspatial.models.heads.sp_head import pair_features
 from mmspatial.models.losses.sp_loss import spatial_prediction_targets
 
-from .common import (FrozenBackbone, Standardizer, fit_ridge, predict_ridge, r2_score,
-                     select_alpha)
+from .common import FrozenBackbone, Standardizer, fit_ridge, predict_ridge, r2_score, select_alpha
 
 COMPONENTS = ('dx', 'dy', 'dlogw', 'dlogh', 'log_scale')
 
 
-def sample_patch_pairs(images: np.ndarray, pairs_per_image: int, patch_size: int,
-                       scale_range: Tuple[float, float], seed: int
-                       ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+def sample_patch_pairs(images: np.ndarray, pairs_per_image: int, patch_size: int, scale_range: Tuple[float, float],
+                       seed: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Draw pairs of patches from every image (global numpy RNG seeded, then restored).
 
     Returns:
@@ -50,8 +48,8 @@ def sample_patch_pairs(images: np.ndarray, pairs_per_image: int, patch_size: int
             for p in range(pairs_per_image):
                 for v in range(2):
                     top, left, ch, cw = sampler.sample_crop(h, w)
-                    patches[i, p, v] = mmcv.imresize(images[i, top:top + ch, left:left + cw],
-                                                     (patch_size, patch_size), interpolation='bicubic')
+                    patches[i, p, v] = mmcv.imresize(
+                        images[i, top:top + ch, left:left + cw], (patch_size, patch_size), interpolation='bicubic')
                     boxes[i, p, v] = (left, top, left + cw, top + ch)
     finally:
         np.random.set_state(state)
@@ -71,14 +69,19 @@ def _metrics(y: np.ndarray, pred: np.ndarray) -> Dict[str, Dict[str, float]]:
 
 
 def _neg_mse(y: np.ndarray, pred: np.ndarray) -> float:
-    return -float(((y - pred) ** 2).mean())
+    return -float(((y - pred)**2).mean())
 
 
-def evaluate_position_scale(model: FrozenBackbone, train_images: np.ndarray, test_images: np.ndarray,
-                            pairs_per_image: int = 8, patch_size: int = 64,
+def evaluate_position_scale(model: FrozenBackbone,
+                            train_images: np.ndarray,
+                            test_images: np.ndarray,
+                            pairs_per_image: int = 8,
+                            patch_size: int = 64,
                             scale_range: Tuple[float, float] = (0.05, 0.4),
-                            fusion: Sequence[str] = ('concat', 'prod'), seed: int = 0,
-                            device: str = 'cpu', batch_size: int = 64) -> dict:
+                            fusion: Sequence[str] = ('concat', 'prod'),
+                            seed: int = 0,
+                            device: str = 'cpu',
+                            batch_size: int = 64) -> dict:
     """Fit the probe on ``train_images`` and report on ``test_images`` (both ``(N, S, S, 3)`` BGR)."""
     torch.manual_seed(seed)
     split = {}
@@ -99,8 +102,13 @@ def evaluate_position_scale(model: FrozenBackbone, train_images: np.ndarray, tes
     alpha = select_alpha(x_tr, y_tr, groups, _neg_mse, seed)
     probe = fit_ridge(x_tr, y_tr, alpha)
     baseline = np.broadcast_to(y_tr.mean(0), y_te.shape)
-    return dict(name=model.name, alpha=alpha, feature_dim=int(x_tr.shape[1]),
-                num_train_pairs=int(len(y_tr)), num_test_pairs=int(len(y_te)),
-                metrics=_metrics(y_te, predict_ridge(x_te, probe)),
-                train_metrics=_metrics(y_tr, predict_ridge(x_tr, probe)),
-                mean_predictor=_metrics(y_te, baseline), info=model.info)
+    return dict(
+        name=model.name,
+        alpha=alpha,
+        feature_dim=int(x_tr.shape[1]),
+        num_train_pairs=int(len(y_tr)),
+        num_test_pairs=int(len(y_te)),
+        metrics=_metrics(y_te, predict_ridge(x_te, probe)),
+        train_metrics=_metrics(y_tr, predict_ridge(x_tr, probe)),
+        mean_predictor=_metrics(y_te, baseline),
+        info=model.info)

@@ -1,15 +1,13 @@
 """Spatial Prediction (SP) as a plug-in for any self-supervised algorithm, from config alone.
 
 Shen et al., "Learning to Perceive 'Where': Spatial Pretext Tasks for Robust Self-Supervised Learning",
-https://arxiv.org/abs/2605.09963 (2026): SP is a "decoupled plug-in" regression task on pairs of local
-views. Only the abstract is public and there is no reference code; everything here is our design and
-``docs/sp_design.md`` gives each choice with its alternatives.
+https://arxiv.org/abs/2605.09963 (2026; abstract only, no reference code). Our design; why a subclass and not
+a wrapper holding the host: ``docs/sp_design.md`` §4.
 
-``dict(type='SpatialPrediction', host=dict(type='BYOL', ...), sp_head=dict(...))`` builds an object whose
-class is a subclass of *both* :class:`SpatialPrediction` and the host class (``SpatialPredictionBYOL``,
-created once per host class). So the model *is* the host: ``model.backbone``, ``model.head``,
-``model.target_net`` (and every hook that reaches them), ``extract_feat``, ``forward(mode='tensor')``,
-the host's EMA update and the state-dict layout are exactly the host's. SP only adds
+``dict(type='SpatialPrediction', host=dict(type='BYOL', ...), sp_head=dict(...))`` builds an instance of
+``SpatialPrediction<Host>``, a subclass of both :class:`SpatialPrediction` and the host class (created once
+per host class). Attributes, hooks, ``extract_feat``, ``forward(mode='tensor')``, EMA updates and the
+state-dict layout are the host's. SP only adds
 
 * ``sp_head`` (state-dict keys ``sp_head.*``; the backbone stays under ``backbone.*``, so transfer
   converters and the spatial-reasoning probes read SP checkpoints like plain host checkpoints);
@@ -57,8 +55,7 @@ def with_spatial_prediction(host_cls: type) -> type:
         module = sys.modules[__name__]
         if name in vars(module):  # two hosts with the same class name: keep both importable
             name = f'{name}_{len(_COMBINED)}'
-        combined = type(name, (SpatialPrediction, host_cls), {'__module__': __name__,
-                                                              '__qualname__': name})
+        combined = type(name, (SpatialPrediction, host_cls), {'__module__': __name__, '__qualname__': name})
         setattr(module, name, combined)  # so pickle finds it by name
         _COMBINED[host_cls] = combined
     return _COMBINED[host_cls]
@@ -164,9 +161,8 @@ class SpatialPrediction(BaseModel):
         emb = emb.reshape(batch, num_views // 2, 2, -1)
         boxes = boxes.reshape(batch, num_views // 2, 2, 4)
         image_size = image_size[:, None].expand(batch, num_views // 2, 2)
-        return self.sp_head.loss(emb[:, :, 0].flatten(0, 1), emb[:, :, 1].flatten(0, 1),
-                                 boxes[:, :, 0].flatten(0, 1), boxes[:, :, 1].flatten(0, 1),
-                                 image_size.flatten(0, 1))
+        return self.sp_head.loss(emb[:, :, 0].flatten(0, 1), emb[:, :, 1].flatten(0, 1), boxes[:, :, 0].flatten(0, 1),
+                                 boxes[:, :, 1].flatten(0, 1), image_size.flatten(0, 1))
 
     @staticmethod
     def _collect_sp(data_samples: List):

@@ -1,7 +1,7 @@
 """Spatial Prediction (SP) head: an MLP over the pooled embeddings of two views.
 
-Our design (no reference code exists for SP, https://arxiv.org/abs/2605.09963; see
-``docs/sp_design.md``): the pair feature is ``[e1, e2]`` (options: append ``e1 - e2`` and/or
+Shen et al., https://arxiv.org/abs/2605.09963 (abstract only; no reference code). Our design, reasons in
+``docs/sp_design.md`` §3: the pair feature is ``[e1, e2]`` (options: append ``e1 - e2`` and/or
 ``e1 * e2``), followed by ``num_layers`` Linear layers with norm + ReLU in between, output 4 numbers
 ``(dx, dy, log w2/w1, log h2/h1)`` as defined by
 :func:`mmspatial.models.losses.sp_loss.spatial_prediction_targets`.
@@ -113,8 +113,7 @@ class SpatialPredictionHead(BaseModule):
                              f'got {tuple(e1.shape)} and {tuple(e2.shape)}')
         return self.mlp(pair_features(e1, e2, self.fusion))
 
-    def loss(self, e1: Tensor, e2: Tensor, boxes1: ArrayLike, boxes2: ArrayLike,
-             image_size: ArrayLike) -> Tensor:
+    def loss(self, e1: Tensor, e2: Tensor, boxes1: ArrayLike, boxes2: ArrayLike, image_size: ArrayLike) -> Tensor:
         """SP loss of ``N`` pairs.
 
         Args:
@@ -125,7 +124,6 @@ class SpatialPredictionHead(BaseModule):
         target = spatial_prediction_targets(boxes1, boxes2, image_size, self.offset_norm).to(e1.device)
         if not self.symmetric:
             return self.loss_module(self(e1, e2), target)
-        target_swap = spatial_prediction_targets(boxes2, boxes1, image_size,
-                                                 self.offset_norm).to(e1.device)
+        target_swap = spatial_prediction_targets(boxes2, boxes1, image_size, self.offset_norm).to(e1.device)
         pred = self(torch.cat([e1, e2]), torch.cat([e2, e1]))
         return self.loss_module(pred, torch.cat([target, target_swap]))

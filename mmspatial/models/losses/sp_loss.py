@@ -1,9 +1,8 @@
 """Spatial Prediction (SP): regression target and loss.
 
-SP (Shen et al., "Learning to Perceive 'Where': Spatial Pretext Tasks for Robust Self-Supervised
-Learning", https://arxiv.org/abs/2605.09963) regresses the relative position and scale of two local
-views of one image. Only the abstract is public and there is no reference code, so the target and the
-loss below are *our* design; ``docs/sp_design.md`` lists each choice, the alternatives and why.
+Shen et al., "Learning to Perceive 'Where': Spatial Pretext Tasks for Robust Self-Supervised Learning",
+https://arxiv.org/abs/2605.09963 (abstract only; no reference code). The target and the loss are our design:
+choices, alternatives and reasons in ``docs/sp_design.md`` §2-3.
 
 Target of a pair with boxes ``b1, b2`` (``(x1, y1, x2, y2)`` in original-image pixels, centre ``c``,
 size ``(w, h)``) in an image of size ``(H, W)``::
@@ -25,7 +24,9 @@ from mmspatial.geometry import ArrayLike, as_tensor
 OFFSET_NORMS = ('image', 'view1')
 
 
-def spatial_prediction_targets(boxes1: ArrayLike, boxes2: ArrayLike, image_size: ArrayLike,
+def spatial_prediction_targets(boxes1: ArrayLike,
+                               boxes2: ArrayLike,
+                               image_size: ArrayLike,
                                offset_norm: str = 'image') -> Tensor:
     """Relative position and scale of view 2 with respect to view 1.
 
@@ -57,7 +58,9 @@ def spatial_prediction_targets(boxes1: ArrayLike, boxes2: ArrayLike, image_size:
     return torch.stack([dcx / norm_x, dcy / norm_y, torch.log(w2 / w1), torch.log(h2 / h1)], dim=-1)
 
 
-def spatial_prediction_boxes(boxes1: ArrayLike, targets: ArrayLike, image_size: ArrayLike,
+def spatial_prediction_boxes(boxes1: ArrayLike,
+                             targets: ArrayLike,
+                             image_size: ArrayLike,
                              offset_norm: str = 'image') -> Tensor:
     """Inverse of :func:`spatial_prediction_targets`: view 2's box from view 1's box and a target.
 
@@ -88,9 +91,7 @@ def spatial_prediction_boxes(boxes1: ArrayLike, targets: ArrayLike, image_size: 
 class SpatialRegressionLoss(nn.Module):
     """Element-wise regression loss for the SP targets, averaged over pairs and components.
 
-    Smooth-L1 is the default: the targets are continuous and a few pairs (tiny vs. large views) have
-    large log-scale targets that an L2 loss would let dominate. ``beta=1.0`` is the PyTorch/mmdet
-    default; L1 and L2 are options.
+    Why smooth-L1 by default: ``docs/sp_design.md`` §3.
 
     Args:
         mode (str): ``'smooth_l1'``, ``'l1'`` or ``'l2'``. Defaults to ``'smooth_l1'``.
@@ -101,8 +102,7 @@ class SpatialRegressionLoss(nn.Module):
 
     MODES = ('smooth_l1', 'l1', 'l2')
 
-    def __init__(self, mode: str = 'smooth_l1', beta: float = 1.0,
-                 component_weights: Optional[list] = None) -> None:
+    def __init__(self, mode: str = 'smooth_l1', beta: float = 1.0, component_weights: Optional[list] = None) -> None:
         super().__init__()
         if mode not in self.MODES:
             raise ValueError(f'SpatialRegressionLoss: mode must be one of {self.MODES}, got {mode!r}')
@@ -112,7 +112,7 @@ class SpatialRegressionLoss(nn.Module):
         self.beta = beta
         weights = torch.ones(4) if component_weights is None else torch.as_tensor(
             component_weights, dtype=torch.float32)
-        if weights.shape != (4,):
+        if weights.shape != (4, ):
             raise ValueError(f'component_weights must have 4 entries, got {component_weights}')
         self.register_buffer('component_weights', weights, persistent=False)
 
@@ -126,5 +126,5 @@ class SpatialRegressionLoss(nn.Module):
         elif self.mode == 'l1':
             loss = (pred - target).abs()
         else:
-            loss = (pred - target) ** 2
+            loss = (pred - target)**2
         return (loss * self.component_weights.to(loss.dtype)).mean()

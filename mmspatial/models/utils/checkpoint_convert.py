@@ -80,8 +80,7 @@ def looks_like_backbone(state: Mapping[str, Tensor]) -> bool:
     return detect_arch(state, strict=False) is not None
 
 
-def find_branch_prefix(state: Mapping[str, Tensor], branch: str = 'online',
-                       source: str = 'checkpoint') -> str:
+def find_branch_prefix(state: Mapping[str, Tensor], branch: str = 'online', source: str = 'checkpoint') -> str:
     """The key prefix of the online or EMA/teacher backbone in a pretraining state dict.
 
     Raises:
@@ -101,7 +100,9 @@ def find_branch_prefix(state: Mapping[str, Tensor], branch: str = 'online',
     raise KeyError(f'{source}: several {branch} backbones found ({found}); pass --prefix')
 
 
-def backbone_state_dict(checkpoint: Mapping, branch: str = 'online', prefix: Optional[str] = None,
+def backbone_state_dict(checkpoint: Mapping,
+                        branch: str = 'online',
+                        prefix: Optional[str] = None,
                         source: str = 'checkpoint') -> Tuple[StateDict, str]:
     """Extract a backbone from a pretraining checkpoint (or pass an extracted one through).
 
@@ -262,8 +263,7 @@ def vit_mmpretrain_to_timm(state: Mapping[str, Tensor]) -> StateDict:
     for key, value in state.items():
         if key.startswith('layers.'):
             new = _rename_layer_keys(key, _MMPRETRAIN_TO_TIMM_LAYER, 'blocks')
-            if not re.match(r'^blocks\.\d+\.(norm1|norm2|mlp\.fc1|mlp\.fc2|attn\.qkv|attn\.proj)\.',
-                            new):
+            if not re.match(r'^blocks\.\d+\.(norm1|norm2|mlp\.fc1|mlp\.fc2|attn\.qkv|attn\.proj)\.', new):
                 raise _unsupported(key, 'timm')
             out[new] = value
         elif key in ('cls_token', 'pos_embed'):
@@ -310,8 +310,7 @@ def resnet_to_detectron2(state: Mapping[str, Tensor], source: str = 'checkpoint'
 
 def detectron2_checkpoint(state: Mapping[str, Tensor], source: str = 'checkpoint') -> dict:
     """The pickle payload detectron2's ``DetectionCheckpointer`` reads for a converted backbone."""
-    return {'model': resnet_to_detectron2(state, source), '__author__': 'mmspatial',
-            'matching_heuristics': True}
+    return {'model': resnet_to_detectron2(state, source), '__author__': 'mmspatial', 'matching_heuristics': True}
 
 
 VIT_LAYOUTS = ('mmpretrain', 'mmseg')
@@ -365,9 +364,12 @@ def load_checkpoint_file(path: str) -> dict:
     return torch.load(path, map_location='cpu', weights_only=False)
 
 
-def extract_backbone_checkpoint(checkpoint: Mapping, branch: str = 'online',
-                                prefix: Optional[str] = None, vit_layout: str = 'mmpretrain',
-                                no_cls_token: bool = False, source: str = 'checkpoint') -> dict:
+def extract_backbone_checkpoint(checkpoint: Mapping,
+                                branch: str = 'online',
+                                prefix: Optional[str] = None,
+                                vit_layout: str = 'mmpretrain',
+                                no_cls_token: bool = False,
+                                source: str = 'checkpoint') -> dict:
     """``{'state_dict', 'meta'}`` with the backbone in downstream keys (see :func:`to_layout`).
 
     ``no_cls_token`` removes a ViT's class token (:func:`drop_cls_token`; mmpretrain layout only).
@@ -381,8 +383,11 @@ def extract_backbone_checkpoint(checkpoint: Mapping, branch: str = 'online',
                              f'always has a class token); got {arch} / {vit_layout}')
         state = drop_cls_token(state)
     meta = {k: v for k, v in dict(checkpoint.get('meta') or {}).items() if k in _META_KEEP}
-    meta['mmspatial'] = dict(source=source, branch=branch if prefix is None else None,
-                             prefix=used_prefix, arch=arch,
-                             layout=vit_layout if arch == 'vit' else 'torchvision')
+    meta['mmspatial'] = dict(
+        source=source,
+        branch=branch if prefix is None else None,
+        prefix=used_prefix,
+        arch=arch,
+        layout=vit_layout if arch == 'vit' else 'torchvision')
     state = OrderedDict((k, v.detach().clone().cpu()) for k, v in state.items())
     return dict(state_dict=state, meta=meta)

@@ -23,7 +23,8 @@ def _has_cls_token(backbone: Optional[nn.Module]) -> bool:
     return getattr(backbone, 'cls_token', None) is not None
 
 
-def pool_embedding(output: Union[Tensor, Sequence[Tensor]], pool: str = 'auto',
+def pool_embedding(output: Union[Tensor, Sequence[Tensor]],
+                   pool: str = 'auto',
                    backbone: Optional[nn.Module] = None) -> Tensor:
     """Reduce a backbone output to ``(B, C)``.
 
