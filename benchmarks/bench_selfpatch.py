@@ -60,6 +60,7 @@ def worker(args) -> dict:
     torch.manual_seed(0)
     device = args.device
     model = build(args.method, args.arch, args.global_size).to(device).train()
+    model.register_teacher_updater('bench_selfpatch step')  # step() updates the teacher
     optimizer = torch.optim.AdamW(dino_param_groups(model), lr=1e-4, weight_decay=0.04)
     sizes = [args.global_size] * 2 + [args.local_size] * args.local_crops
     crops = [torch.randn(args.batch, 3, s, s, device=device) for s in sizes]

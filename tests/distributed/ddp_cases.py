@@ -67,13 +67,13 @@ SP_HEAD = {'sp_head.norm_cfg': dict(type='LN'), 'sp_head.hid_channels': 32}
 CASES: Dict[str, tuple] = {
     'byol': ('byol/byol_r18_demo.py', BYOL_MODEL),
     'simclr': ('byol/byol_r18_demo.py', None),  # mmpretrain SimCLR, built below, BYOL's two views
-    'scatsimclr': ('scatsimclr/scatsimclr8_1xb64-100e_cifar10.py',
+    'scatsimclr': ('scatsimclr/scatsimclr_scatnet8_1xb64-100e_cifar10.py',
                    {'backbone.norm_cfg': GN, 'neck.hid_channels': 64, 'neck.out_channels': 16}),
-    'scatsimclr_rotation': ('scatsimclr/scatsimclr8-rotation_1xb64-100e_cifar10.py',
+    'scatsimclr_rotation': ('scatsimclr/scatsimclr-rotation_scatnet8_1xb64-100e_cifar10.py',
                             {'backbone.norm_cfg': GN, 'neck.hid_channels': 64, 'neck.out_channels': 16,
                              'pretext_head.hid_channels': (32, 16), 'pretext_head.dropout': 0.}),
-    'dino': ('dino/dino_vit-tiny-p8_demo.py', DINO_MODEL),
-    'selfpatch': ('selfpatch/selfpatch_vit-tiny-p8_demo.py',
+    'dino': ('dino/dino_vit-tiny-p8_1xb32-coslr-10e_demo.py', DINO_MODEL),
+    'selfpatch': ('selfpatch/selfpatch_vit-tiny-p8_1xb32-coslr-10e_demo.py',
                   {'backbone': TINY_VIT, 'aggregator.embed_dims': 32, 'aggregator.num_heads': 2,
                    'neck': _dino_neck(64), 'patch_neck': _dino_neck(32), 'loss.out_channels': 64,
                    'patch_loss.out_channels': 32}),
@@ -195,6 +195,8 @@ def run_step(case: dict, start: int, end: int, ddp: bool = False) -> dict:
     if case['boxes'] is not None:
         model.box_generator = FixedBoxes(case['boxes'], start, end)
     module = model
+    if hasattr(module, 'register_teacher_updater'):  # DINO-style: one step, no teacher update needed
+        module.register_teacher_updater('run_step')
     if ddp:
         from mmspatial.engine.distributed import CPUDistributedDataParallel
         model = CPUDistributedDataParallel(module=model, broadcast_buffers=False,

@@ -122,9 +122,11 @@ class DINOTeacherMomentumHook(Hook):
 
     Reference: ``momentum_schedule = cosine_scheduler(0.996, 1, epochs, niter)`` and the update
     ``teacher = m * teacher + (1 - m) * student`` right after ``optimizer.step()``, with ``m`` the value
-    of the iteration just done. The model must provide ``momentum_update(m)`` (``DINO`` does).
-    It updates after every iteration: with gradient accumulation (``accumulative_counts > 1``, not
-    used by the reference) the teacher would also move between optimiser steps.
+    of the iteration just done. The model must provide ``momentum_update(m)`` (``DINO`` does); a model
+    with ``register_teacher_updater`` (``DINO``) is told before training that this hook updates it, and
+    refuses to train without it. It updates after every iteration: with gradient accumulation
+    (``accumulative_counts > 1``, not used by the reference) the teacher would also move between
+    optimiser steps.
 
     Args:
         base_momentum (float): momentum at the first iteration (DINO 0.996; DINO recommends 0.9995 for
@@ -141,9 +143,17 @@ class DINOTeacherMomentumHook(Hook):
         self.end_momentum = end_momentum
 
     def before_train(self, runner) -> None:
-        if not hasattr(_unwrap(runner.model), 'momentum_update'):
-            raise TypeError(f'DINOTeacherMomentumHook: {type(_unwrap(runner.model)).__name__} has no '
+        model = _unwrap(runner.model)
+        if not hasattr(model, 'momentum_update'):
+            raise TypeError(f'DINOTeacherMomentumHook: {type(model).__name__} has no '
                             'momentum_update(momentum) method')
+        if hasattr(model, 'register_teacher_updater'):
+            model.register_teacher_updater(type(self).__name__)
+
+    def after_train(self, runner) -> None:
+        model = _unwrap(runner.model)
+        if hasattr(model, 'register_teacher_updater'):
+            model.register_teacher_updater(None)
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
         m = teacher_momentum_at(runner.iter, runner.max_iters, self.base_momentum, self.end_momentum)

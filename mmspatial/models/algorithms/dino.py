@@ -5,33 +5,16 @@ https://arxiv.org/abs/2104.14294. Reference code: facebookresearch/dino ``main_d
 (``train_one_epoch``, ``DINOLoss``), ``utils.py`` (``MultiCropWrapper``, ``cosine_scheduler``,
 ``cancel_gradients_last_layer``, ``clip_gradients``) and ``vision_transformer.py`` (``DINOHead``).
 
-How the pieces of the reference map onto mmspatial:
-
-=============================================  ==============================================
-reference                                      here
-=============================================  ==============================================
-``MultiCropWrapper`` (crops grouped by size)   :meth:`DINO.encode`
-``DINOHead``                                   ``DINONeck`` (``mmspatial/models/necks``)
-``DINOLoss`` (centre, temperatures)            ``DINOLoss`` (``mmspatial/models/losses``)
-teacher-temperature warm-up                    ``DINOTeacherTempHook``
-EMA teacher, momentum cosine 0.996 -> 1        :meth:`DINO.momentum_update` + ``DINOTeacherMomentumHook``
-``cancel_gradients_last_layer``                ``DINOFreezeLastLayerHook``
-``clip_gradients`` (per-parameter norm)        ``PerParamGradClipHook``
-weight-decay cosine 0.04 -> 0.4                ``CosineAnnealingParamScheduler`` (configs)
-=============================================  ==============================================
-
-The teacher is a copy of the student (backbone and neck) that moves only by EMA, **after** each
-optimiser step, as in the reference (mmpretrain's BYOL/MoCo update at the start of the next forward
-instead). Its parameters never require gradients and its stochastic depth is off (the reference builds
-the teacher without ``drop_path_rate``).
+The student sees every crop, an EMA teacher (no gradients, no stochastic depth) the global ones; the
+teacher moves after every optimiser step through ``DINOTeacherMomentumHook``, and training without that
+hook is an error at the first step. Which piece of the reference lives where, and why the update comes
+after the step: ``configs/dino/README.md``.
 """
 import copy
-import logging
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
-from mmengine.logging import print_log
 from mmpretrain.models.selfsup import BaseSelfSupervisor
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
@@ -97,7 +80,7 @@ class DINO(BaseSelfSupervisor):
             raise ValueError(f'num_global_crops must be >= 1, got {num_global_crops}')
         self.num_global_crops = num_global_crops
         self.dino_loss = MODELS.build(loss)
-        self._steps_without_teacher_update = 0
+        self.register_teacher_updater(None)
 
     # ----------------------------------------------------------------------------------------------
     # student / teacher
@@ -137,7 +120,32 @@ class DINO(BaseSelfSupervisor):
             raise ValueError(f'momentum must be in [0, 1], got {momentum}')
         for p_t, p_s in self._param_pairs():
             p_t.mul_(momentum).add_(p_s.detach(), alpha=1 - momentum)
-        self._steps_without_teacher_update = 0
+        self._teacher_update_due = False
+
+    def register_teacher_updater(self, name: Optional[str]) -> None:
+        """Declare what updates the teacher after every optimiser step (``None``: nothing).
+
+        ``DINOTeacherMomentumHook`` registers itself before training and withdraws after it. A loop
+        written by hand that calls :meth:`momentum_update` after each step registers a name of its own.
+        A training-mode :meth:`loss` with nothing registered, or before the previous step's update,
+        raises: a forgotten hook would otherwise train against a teacher frozen at initialisation.
+        """
+        self._teacher_updater = name
+        self._teacher_update_due = False
+
+    def _check_teacher_update(self) -> None:
+        """Called by every training-mode :meth:`loss`, i.e. once per training step."""
+        if self._teacher_updater is None:
+            raise RuntimeError(
+                f"{type(self).__name__}: nothing updates the teacher. Add dict(type='DINOTeacherMomentumHook', "
+                'base_momentum=0.996) to custom_hooks (configs/dino/_base_/dino_adamw-coslr-100e.py has it); '
+                "a hand-written loop calls model.register_teacher_updater('<name>') once and "
+                'model.momentum_update(m) after every optimiser step')
+        if self._teacher_update_due:
+            raise RuntimeError(f'{type(self).__name__}: the teacher was not updated after the previous training '
+                               f'step (updater: {self._teacher_updater}); momentum_update(m) must follow every '
+                               'optimiser step')
+        self._teacher_update_due = True
 
     # ----------------------------------------------------------------------------------------------
     # forward
@@ -170,14 +178,12 @@ class DINO(BaseSelfSupervisor):
                              f'crops (global first) from DINOMultiCrop, got {n}')
         return list(inputs)
 
-    def _note_training_step(self) -> None:
-        if not self.training:
-            return
-        self._steps_without_teacher_update += 1
-        if self._steps_without_teacher_update == 3:
-            print_log('the DINO teacher has not been updated for 2 training steps: add '
-                      "dict(type='DINOTeacherMomentumHook') to custom_hooks", logger='current',
-                      level=logging.WARNING)
+    def check_training_step(self, inputs: Union[Tensor, Sequence[Tensor]]) -> List[Tensor]:
+        """The crops of a :meth:`loss` call; in training mode, also the teacher-update check."""
+        crops = self.check_crops(inputs)
+        if self.training:
+            self._check_teacher_update()
+        return crops
 
     def loss(self, inputs: List[Tensor], data_samples: List[DataSample]) -> Dict[str, Tensor]:
         """DINO loss of a multi-crop batch.
@@ -189,8 +195,7 @@ class DINO(BaseSelfSupervisor):
         Returns:
             dict[str, Tensor]: ``loss``.
         """
-        crops = self.check_crops(inputs)
-        self._note_training_step()
+        crops = self.check_training_step(inputs)
         student_out = self.encode(self.student_modules(), crops)
         with torch.no_grad():
             teacher_out = self.encode(self.teacher, crops[:self.num_global_crops])

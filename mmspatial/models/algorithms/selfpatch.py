@@ -157,8 +157,7 @@ class SelfPatch(DINO):
         Returns:
             dict[str, Tensor]: ``loss_image`` (DINO loss) and ``loss_patch`` (already weighted).
         """
-        crops = self.check_crops(inputs)
-        self._note_training_step()
+        crops = self.check_training_step(inputs)
         s_image, s_patch = self.encode_tokens(self.student_modules(), crops, teacher=False)
         with torch.no_grad():
             t_image, t_patch = self.encode_tokens(self.teacher, crops, teacher=True)

@@ -37,9 +37,7 @@ def selfpatch_model(**kwargs):
 
 def multicrop_pipeline():
     return [
-        # hue=0: mmcv 2.1's adjust_hue overflows for negative hue under numpy 2 (reported to the lead)
-        dict(type='DINOMultiCrop', global_crop_size=32, local_crop_size=16, num_local_crops=2,
-             color_jitter=dict(brightness=0.4, contrast=0.4, saturation=0.2, hue=0.)),
+        dict(type='DINOMultiCrop', global_crop_size=32, local_crop_size=16, num_local_crops=2),  # DINO's jitter
         dict(type='PackInputs', algorithm_keys=['view_bboxes', 'view_flips', 'view_shapes',
                                                 'ori_img_shape']),
     ]
@@ -106,4 +104,3 @@ def runner_cfg(model, work_dir, hooks):
 
 def snapshot(module):
     return {k: v.detach().clone() for k, v in module.state_dict().items()}
-

@@ -1,7 +1,10 @@
-"""DINO: multi-crop grouping, teacher set-up, and two training iterations through a real Runner with
-the exact EMA update checked after each step."""
+"""DINO: multi-crop grouping, teacher set-up, the teacher-update check, and two training iterations
+through a real Runner with the exact EMA update checked after each step."""
+from pathlib import Path
+
 import pytest
 import torch
+from mmengine.config import Config
 from mmengine.runner import Runner
 from mmpretrain.registry import MODELS
 
@@ -9,6 +12,8 @@ import mmspatial  # noqa: F401
 from mmspatial.models.algorithms.dino import group_by_resolution
 
 from dino_test_utils import EMACheckHook, dino_model, runner_cfg, snapshot
+
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_group_by_resolution():
@@ -65,7 +70,49 @@ def test_dino_trains_through_runner(tmp_path):
     # the optimiser never holds the teacher
     opt_params = {id(p) for g in runner.optim_wrapper.param_groups for p in g['params']}
     assert not opt_params & {id(p) for p in model.teacher.parameters()}
+    assert model._teacher_updater is None  # the hook withdrew after training
     assert model.dino_loss.teacher_temp == pytest.approx(0.07)  # warm-up 0.04 -> 0.07 over 2 iters
     assert model.dino_loss.center.abs().sum() > 0
     scalars = runner.message_hub.log_scalars
     assert torch.isfinite(torch.tensor(scalars['train/loss'].current()))
+
+
+def test_training_loss_needs_a_teacher_updater():
+    """A training step with nothing registered to update the teacher, or before the previous step's
+    update, is an error; evaluation-mode losses are not training steps."""
+    model = MODELS.build(dino_model())
+    model.init_weights()
+    torch.manual_seed(0)
+    crops = [torch.randn(2, 3, 32, 32), torch.randn(2, 3, 32, 32), torch.randn(2, 3, 16, 16)]
+    with pytest.raises(RuntimeError, match=r"nothing updates the teacher.*DINOTeacherMomentumHook"):
+        model.loss(crops, None)
+    model.eval()
+    model.loss(crops, None)
+    model.train()
+    model.register_teacher_updater('test loop')
+    model.loss(crops, None)
+    with pytest.raises(RuntimeError, match=r'not updated after the previous training step \(updater: test loop\)'):
+        model.loss(crops, None)
+    model.momentum_update(0.9)
+    model.loss(crops, None)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('config', ['dino/dino_vit-tiny-p8_1xb32-coslr-10e_demo.py',
+                                    'selfpatch/selfpatch_vit-tiny-p8_1xb32-coslr-10e_demo.py',
+                                    'sp/dino_sp_vit-tiny-p8_demo.py'])
+def test_runner_without_the_momentum_hook_fails_at_the_first_step(tmp_path, config):
+    """A demo config (DINO, SelfPatch, DINO+SP) whose custom_hooks lost DINOTeacherMomentumHook stops at
+    the first iteration, before any optimiser step, naming the hook."""
+    cfg = Config.fromfile(str(ROOT / 'configs' / config))
+    cfg.custom_hooks = [h for h in cfg.custom_hooks if h.type not in ('DINOTeacherMomentumHook', 'KNNMonitorHook')]
+    assert {h.type for h in cfg.custom_hooks} >= {'DINOTeacherTempHook', 'DINOFreezeLastLayerHook'}
+    cfg.train_dataloader.update(batch_size=2, num_workers=0, persistent_workers=False)
+    cfg.train_dataloader.dataset.num_images = 2
+    cfg.work_dir = str(tmp_path)
+    cfg.log_level = 'WARNING'
+    cfg.visualizer = dict(type='UniversalVisualizer', vis_backends=[dict(type='LocalVisBackend')])
+    runner = Runner.from_cfg(cfg)
+    with pytest.raises(RuntimeError, match=r"nothing updates the teacher.*DINOTeacherMomentumHook"):
+        runner.train()
+    assert runner.iter == 0 and not runner.optim_wrapper.optimizer.state  # no step was taken
