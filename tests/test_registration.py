@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-CONFIG = ROOT / 'configs' / 'byol' / 'byol_r18_demo.py'
+CONFIG = ROOT / 'configs' / 'byol' / 'byol_resnet18_1xb32-coslr-8e_demo.py'
 OPTIONS = {'train_dataloader.dataset.num_images': 8, 'train_dataloader.batch_size': 4,
            'train_dataloader.num_workers': 0, 'train_dataloader.persistent_workers': False,
            'train_cfg.max_epochs': 1}

@@ -6,7 +6,7 @@
 # Data elsewhere: FLOWERS128_ROOT=/path/to/flowers128 python tools/train.py ... (or
 # --cfg-options train_dataloader.dataset.data_root=/path/to/flowers128). Length: --cfg-options
 # train_cfg.max_iters=N (constant learning rate after the warm-up; a checkpoint is saved at the end).
-_base_ = ['../byol/byol_r18_demo.py']  # model, LARS optimiser, runtime
+_base_ = ['../byol/byol_resnet18_1xb32-coslr-8e_demo.py']  # model, LARS optimiser, runtime
 custom_imports = dict(imports=['mmspatial'], allow_failed_imports=False)
 
 data_root = '{{$FLOWERS128_ROOT:../shared/data/flowers128/}}'

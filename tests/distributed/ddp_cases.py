@@ -65,8 +65,8 @@ SP_HEAD = {'sp_head.norm_cfg': dict(type='LN'), 'sp_head.hid_channels': 32}
 
 # name -> (config, overrides of `model.<key>`, expected to match 1 x B)
 CASES: Dict[str, tuple] = {
-    'byol': ('byol/byol_r18_demo.py', BYOL_MODEL),
-    'simclr': ('byol/byol_r18_demo.py', None),  # mmpretrain SimCLR, built below, BYOL's two views
+    'byol': ('byol/byol_resnet18_1xb32-coslr-8e_demo.py', BYOL_MODEL),
+    'simclr': ('byol/byol_resnet18_1xb32-coslr-8e_demo.py', None),  # mmpretrain SimCLR, built below, BYOL's two views
     'scatsimclr': ('scatsimclr/scatsimclr_scatnet8_1xb64-100e_cifar10.py',
                    {'backbone.norm_cfg': GN, 'neck.hid_channels': 64, 'neck.out_channels': 16}),
     'scatsimclr_rotation': ('scatsimclr/scatsimclr-rotation_scatnet8_1xb64-100e_cifar10.py',
@@ -79,10 +79,11 @@ CASES: Dict[str, tuple] = {
                    'patch_loss.out_channels': 32}),
     'scrl': ('scrl/scrl_r18_demo.py', BYOL_MODEL),
     'scrl_empty_rank': ('scrl/scrl_r18_demo.py', BYOL_MODEL),
-    'byol_bn': ('byol/byol_r18_demo.py', BYOL_BN_MODEL),
+    'byol_bn': ('byol/byol_resnet18_1xb32-coslr-8e_demo.py', BYOL_BN_MODEL),
     'scrl_bn': ('scrl/scrl_r18_demo.py', BYOL_BN_MODEL),
-    'byol_sp': ('sp/byol_sp_r18_demo.py', {**{f'host.{k}': v for k, v in BYOL_MODEL.items()}, **SP_HEAD}),
-    'dino_sp': ('sp/dino_sp_vit-tiny-p8_demo.py',
+    'byol_sp': ('sp/byol_sp_resnet18_1xb32-coslr-8e_demo.py',
+                {**{f'host.{k}': v for k, v in BYOL_MODEL.items()}, **SP_HEAD}),
+    'dino_sp': ('sp/dino_sp_vit-tiny-p8_1xb32-coslr-10e_demo.py',
                 {**{f'host.{k}': v for k, v in DINO_MODEL.items()}, **SP_HEAD}),
 }
 # Cases with per-rank BatchNorm: compared with per_rank_reference() instead of 1 x B.

@@ -127,7 +127,7 @@ REFERENCE_LR_PER_SAMPLE = [
     (r'configs/scrl/scrl_(resnet50_32xb256-coslr-200e_in1k|r50_coco)\.py', 0.45 / 256),
     (r'configs/(dino|selfpatch)/.*\.py', 5e-4 / 256),
     (r'configs/scatsimclr/.*\.py', 3e-4 / 64),
-    (r'configs/byol/byol_r18_demo\.py', 4.8 / 4096),
+    (r'configs/byol/byol_resnet18_1xb32-coslr-8e_demo\.py', 4.8 / 4096),
     (r'configs/sp/byol(_sp)?_r18_.*\.py', 4.8 / 4096),
     (r'configs/sp/(byol|simclr)_sp_resnet50_16xb256.*\.py', 4.8 / 4096),
     (r'configs/sp/dino_sp_.*\.py', 5e-4 / 256),
@@ -136,7 +136,7 @@ REFERENCE_LR_PER_SAMPLE = [
 # Demo configs that deliberately differ (not reproductions; documented in docs/reliability.md).
 LR_EXCEPTIONS = {
     'configs/scrl/scrl_r18_demo.py': 'BYOL lr 0.3 / 256 (4.8 / 4096), not SCRL 0.45 / 256',
-    'configs/sp/scrl_sp_r18_demo.py': 'inherits scrl_r18_demo.py',
+    'configs/sp/scrl_sp_resnet18_1xb32-coslr-8e_demo.py': 'inherits scrl_r18_demo.py',
     'configs/sp/mocov3_sp_vit-small-p16_16xb256-amp-coslr-300e_in1k.py': "mmpretrain MoCo v3's own rate",
 }
 

@@ -54,7 +54,7 @@ def test_all_bad_keys_reported_together():
 
 
 def test_merge_train_args_strict_by_default_with_escape_hatch(project_root):
-    path = str(project_root / 'configs' / 'byol' / 'byol_r18_demo.py')
+    path = str(project_root / 'configs' / 'byol' / 'byol_resnet18_1xb32-coslr-8e_demo.py')
     with pytest.raises(UnknownConfigKeyError, match="Did you mean 'train_dataloader.batch_size'"):
         merge_train_args(Config.fromfile(path), config_path=path,
                          cfg_options={'train_dataloader.batch_sise': 4})

@@ -11,7 +11,7 @@ from mmspatial.models.losses.sp_loss import spatial_prediction_targets
 from tool_loading import load_tool
 
 ROOT = Path(__file__).resolve().parents[2]
-CONFIG = ROOT / 'configs' / 'sp' / 'byol_sp_r18_demo.py'
+CONFIG = ROOT / 'configs' / 'sp' / 'byol_sp_resnet18_1xb32-coslr-8e_demo.py'
 
 
 def test_draw_pairs_marks_the_three_boxes():

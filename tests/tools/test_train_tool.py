@@ -9,7 +9,7 @@ import pytest
 import torch
 
 ROOT = Path(__file__).resolve().parents[2]
-CONFIG = ROOT / 'configs' / 'byol' / 'byol_r18_demo.py'
+CONFIG = ROOT / 'configs' / 'byol' / 'byol_resnet18_1xb32-coslr-8e_demo.py'
 # A few iterations of the demo: 16 images, batch 4 -> 4 iterations per epoch.
 TINY = ['train_dataloader.dataset.num_images=16', 'train_dataloader.batch_size=4',
         'train_dataloader.num_workers=0', 'default_hooks.logger.interval=1',

@@ -22,8 +22,8 @@ def test_views_of_the_byol_demo_on_a_synthetic_scene(tmp_path, capsys):
     tool = load_tool('tools/visualize.py')
     out = tmp_path / 'views.png'
     tool.main(['views', '--synthetic', '0', '--config',
-               str(ROOT / 'configs' / 'byol' / 'byol_r18_demo.py'), '--height', '128', '--seed', '1',
-               '--out', str(out)])
+               str(ROOT / 'configs' / 'byol' / 'byol_resnet18_1xb32-coslr-8e_demo.py'), '--height', '128', '--seed',
+               '1', '--out', str(out)])
     img = cv2.imread(str(out))
     # title strip + 128 px; the 128 x 160 scene at scale 1, then two 64-px views shown 128 px wide
     assert img is not None and img.shape == (tool.HEADER + 128, 160 + 2 * (tool.GAP + 128), 3)
@@ -39,7 +39,7 @@ def test_views_of_sp_pairs_are_collected():
 
     import mmspatial  # noqa: F401
     img = np.random.RandomState(0).randint(0, 255, (120, 160, 3), dtype=np.uint8)
-    cfg = Config.fromfile(str(ROOT / 'configs' / 'sp' / 'byol_sp_r18_demo.py'))
+    cfg = Config.fromfile(str(ROOT / 'configs' / 'sp' / 'byol_sp_resnet18_1xb32-coslr-8e_demo.py'))
     results = tool.run_view_pipeline(img, tool.find_pipeline(cfg), seed=1)
     names = [v['name'] for v in tool.collect_groups(results)]
     assert names == ['v1', 'v2', 'sp1', 'sp2']
@@ -51,7 +51,7 @@ def test_dispatch_to_the_visualisation_scripts(tmp_path):
     for script in tool.DELEGATES.values():
         assert (ROOT / 'tools' / 'visualization' / script).is_file(), script
     out = tmp_path / 'sp.png'
-    assert tool.main(['sp-boxes', str(ROOT / 'configs' / 'sp' / 'byol_sp_r18_demo.py'),
+    assert tool.main(['sp-boxes', str(ROOT / 'configs' / 'sp' / 'byol_sp_resnet18_1xb32-coslr-8e_demo.py'),
                       '--synthetic', '1', '--pairs', '1', '--out', str(out)]) == str(out)
     assert cv2.imread(str(out)).shape[0] == 40 + 256  # one row: title strip + 256 px image
     with pytest.raises(SystemExit, match='unknown sub-command'):

@@ -5,7 +5,7 @@ Example::
 
     python tools/analysis/eval_jigsaw.py ../shared/data/flowers128 \
         --checkpoints random work_dirs/byol/epoch_8.pth work_dirs/byol_sp/epoch_8.pth \
-        --configs configs/byol/byol_r18_demo.py --names random BYOL BYOL+SP --out-dir work_dirs/eval
+        --configs configs/byol/byol_resnet18_1xb32-coslr-8e_demo.py --names random BYOL BYOL+SP --out-dir work_dirs/eval
 
 See mmspatial/evaluation/spatial_reasoning/jigsaw.py for the protocol.
 """

@@ -4,7 +4,7 @@ Example (random init vs BYOL vs BYOL+SP on flowers128)::
 
     python tools/analysis/eval_position_scale.py ../shared/data/flowers128 \
         --checkpoints random work_dirs/byol/epoch_8.pth work_dirs/byol_sp/epoch_8.pth \
-        --configs configs/byol/byol_r18_demo.py --names random BYOL BYOL+SP --out-dir work_dirs/eval
+        --configs configs/byol/byol_resnet18_1xb32-coslr-8e_demo.py --names random BYOL BYOL+SP --out-dir work_dirs/eval
 
 See mmspatial/evaluation/spatial_reasoning/position_scale.py for the protocol.
 """

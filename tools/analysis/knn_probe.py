@@ -19,7 +19,8 @@ Datasets (``--data``):
 
 Example::
 
-    python tools/analysis/knn_probe.py --data cifar10_subset --config configs/byol/byol_r18_demo.py \
+    python tools/analysis/knn_probe.py --data cifar10_subset \
+        --config configs/byol/byol_resnet18_1xb32-coslr-8e_demo.py \
         --checkpoints random work_dirs/demo/epoch_8.pth --out work_dirs/probe/cifar.json
 
 Prints a Markdown table and writes the results as JSON (``--out``).

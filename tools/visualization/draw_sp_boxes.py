@@ -15,10 +15,10 @@ the mechanics. A checkpoint without ``sp_head.*`` weights (a plain host checkpoi
 
 Examples::
 
-    python tools/visualization/draw_sp_boxes.py configs/sp/byol_sp_r18_demo.py \\
+    python tools/visualization/draw_sp_boxes.py configs/sp/byol_sp_resnet18_1xb32-coslr-8e_demo.py \\
         --image ../shared/data/coco128/train2017/000000000009.jpg --out sp_boxes.png
-    python tools/visualization/draw_sp_boxes.py configs/sp/byol_sp_r18_demo.py --synthetic 0 \\
-        --checkpoint work_dirs/byol_sp_r18_demo/epoch_8.pth --pairs 3
+    python tools/visualization/draw_sp_boxes.py configs/sp/byol_sp_resnet18_1xb32-coslr-8e_demo.py --synthetic 0 \\
+        --checkpoint work_dirs/byol_sp_resnet18_1xb32-coslr-8e_demo/epoch_8.pth --pairs 3
 """
 import argparse
 import os

@@ -100,7 +100,7 @@ def test_training_loss_needs_a_teacher_updater():
 @pytest.mark.slow
 @pytest.mark.parametrize('config', ['dino/dino_vit-tiny-p8_1xb32-coslr-10e_demo.py',
                                     'selfpatch/selfpatch_vit-tiny-p8_1xb32-coslr-10e_demo.py',
-                                    'sp/dino_sp_vit-tiny-p8_demo.py'])
+                                    'sp/dino_sp_vit-tiny-p8_1xb32-coslr-10e_demo.py'])
 def test_runner_without_the_momentum_hook_fails_at_the_first_step(tmp_path, config):
     """A demo config (DINO, SelfPatch, DINO+SP) whose custom_hooks lost DINOTeacherMomentumHook stops at
     the first iteration, before any optimiser step, naming the hook."""

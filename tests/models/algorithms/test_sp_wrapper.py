@@ -174,8 +174,9 @@ def positive_hue(monkeypatch):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize('config', ['byol_sp_r18_demo.py', 'scrl_sp_r18_demo.py',
-                                    'dino_sp_vit-tiny-p8_demo.py',
+@pytest.mark.parametrize('config', ['byol_sp_resnet18_1xb32-coslr-8e_demo.py',
+                                    'scrl_sp_resnet18_1xb32-coslr-8e_demo.py',
+                                    'dino_sp_vit-tiny-p8_1xb32-coslr-10e_demo.py',
                                     '../selfpatch/selfpatch_vit-tiny-p8_1xb32-coslr-10e_demo.py'])
 def test_runner_demo_configs(tmp_path, project_root, positive_hue, config):
     """Every SP demo config (BYOL, and our SCRL and DINO as hosts) trains 2 iterations unchanged;

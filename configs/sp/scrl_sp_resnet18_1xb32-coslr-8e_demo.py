@@ -1,5 +1,5 @@
 # SCRL + SP demo: configs/scrl/scrl_r18_demo.py (ResNet-18, 96-px views of the embedded synthetic
-# scenes) plus SP with 48-px local views. python tools/train.py configs/sp/scrl_sp_r18_demo.py
+# scenes) plus SP with 48-px local views. python tools/train.py configs/sp/scrl_sp_resnet18_1xb32-coslr-8e_demo.py
 _base_ = ['../scrl/scrl_r18_demo.py', './_base_/sp.py']
 custom_imports = dict(imports=['mmspatial'], allow_failed_imports=False)
 

@@ -1,5 +1,6 @@
 # mmpretrain's BYOL, ResNet-18, on the embedded synthetic scenes (64 px), through mmspatial's
-# geometry-aware views. Runs in a few minutes on 2 CPU cores: python tools/train.py configs/byol/byol_r18_demo.py
+# geometry-aware views. Runs in a few minutes on 2 CPU cores:
+#   python tools/train.py configs/byol/byol_resnet18_1xb32-coslr-8e_demo.py
 _base_ = ['../_base_/datasets/demo_scenes_byol.py', '../_base_/default_runtime.py']
 
 model = dict(
