@@ -26,7 +26,7 @@ mapfile -t TEXT < <(git ls-files -co --exclude-standard -- "${PATHS[@]}" | while
 
 if [[ $FIX -eq 1 ]]; then
     run isort "${PATHS[@]}"
-    run yapf -i -r -p "${PATHS[@]}"
+    run yapf -i -r -p -e '*/.mim/*' "${PATHS[@]}"
     [[ ${#TEXT[@]} -gt 0 ]] && { run trailing-whitespace-fixer "${TEXT[@]}"; run end-of-file-fixer "${TEXT[@]}"; } >/dev/null
 fi
 
@@ -34,7 +34,7 @@ status=0
 step() { local name="$1"; shift; echo "== $name"; "$@" || { status=1; echo "-- $name: FAILED"; }; }
 step flake8 run flake8 "${PATHS[@]}"
 step isort run isort --check-only --diff "${PATHS[@]}"
-yapf_check() { local out; out="$(run yapf --diff -r -p "${PATHS[@]}")"; [[ -z "$out" ]] && return 0
+yapf_check() { local out; out="$(run yapf --diff -r -p -e '*/.mim/*' "${PATHS[@]}")"; [[ -z "$out" ]] && return 0
     echo "$out"; echo "yapf would reformat $(grep -c '^+++' <<<"$out") file(s): bash tools/lint.sh --fix"; return 1; }
 step yapf yapf_check
 whitespace_check() { [[ ${#TEXT[@]} -eq 0 ]] && return 0; ! grep -nE '[[:blank:]]+$' "${TEXT[@]}"; }
