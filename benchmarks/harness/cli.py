@@ -163,6 +163,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
         if changed:
             with open(args.report_from, 'w') as f:
                 json.dump(res, f, indent=1)
+                f.write('\n')  # end-of-file hook
         write_report(res, args.report)
         print(f'wrote {args.report}')
         return res

@@ -192,4 +192,5 @@ def write_outputs(res: Dict[str, Any], out_dir: str, report: str) -> Tuple[str, 
     json_path = osp.join(out_dir, f'{res["device_kind"]}_{res["profile"]["mode"]}_{res["stamp"]}.json')
     with open(json_path, 'w') as f:
         json.dump(res, f, indent=1)
+        f.write('\n')  # end-of-file hook
     return json_path, write_report(res, report)
