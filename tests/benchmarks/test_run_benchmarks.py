@@ -83,8 +83,10 @@ def test_committed_report_matches_its_json(harness):
         res = json.load(f)
     res['notes'] = harness['settings'].notes()
     rendered = harness['report'].render_markdown(res, 'benchmarks_scaling.png')
-    assert rendered == (ROOT / 'docs' / 'benchmarks.md').read_text(), \
-        f'docs/benchmarks.md is stale: python benchmarks/run_benchmarks.py --report-from {osp.relpath(runs[-1], ROOT)}'
+    run = osp.relpath(runs[-1], ROOT)
+    assert rendered == (ROOT / 'docs' / 'benchmarks.md').read_text(), (
+        f'docs/benchmarks.md differs from the render of {run}: edit the JSON (e.g. a renamed config path), not the '
+        f'report, then python benchmarks/run_benchmarks.py --report-from {run}')
 
 
 def test_entry_point_help():
