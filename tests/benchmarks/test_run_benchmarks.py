@@ -19,8 +19,10 @@ def harness():
     """The harness package as ``run_benchmarks.py`` imports it (``benchmarks/`` on ``sys.path``)."""
     sys.path.insert(0, str(BENCHMARKS))
     try:
-        yield {name: importlib.import_module(f'harness.{name}')
-               for name in ('settings', 'models', 'measure', 'sweeps', 'report', 'cli')}
+        yield {
+            name: importlib.import_module(f'harness.{name}')
+            for name in ('settings', 'models', 'measure', 'sweeps', 'report', 'cli')
+        }
     finally:
         sys.path.remove(str(BENCHMARKS))
 
@@ -58,13 +60,18 @@ def test_pairs_ratio_against_targets(harness):
         return c
 
     r18 = models.Group('resnet18', 'ResNet-18', 'x.py', {}, 4, '', [
-        case('BYOL', 'ResNet-18', 0.2, 4., 100.), case('SCRL', 'ResNet-18', 0.25, 5., 150.),
-        case('BYOL+SP', 'ResNet-18', 0.24, 4.4, 120.)])
-    scat = models.Group('scatnet', 'ScatNet', 'y.py', {}, 4, '', [
-        case('SimCLR', 'ResNet-18', 0.1, 1., 10.), case('ScatSimCLR', 'ScatNet-8', 0.05, 0.5, 20.)])
+        case('BYOL', 'ResNet-18', 0.2, 4., 100.),
+        case('SCRL', 'ResNet-18', 0.25, 5., 150.),
+        case('BYOL+SP', 'ResNet-18', 0.24, 4.4, 120.)
+    ])
+    scat = models.Group('scatnet', 'ScatNet', 'y.py', {}, 4, '',
+                        [case('SimCLR', 'ResNet-18', 0.1, 1., 10.),
+                         case('ScatSimCLR', 'ScatNet-8', 0.05, 0.5, 20.)])
     pairs = {p['pair']: p for p in measure.pair_results([r18, scat])}
-    assert set(pairs) == {'SCRL ResNet-18 / BYOL ResNet-18', 'BYOL+SP ResNet-18 / BYOL ResNet-18',
-                          'ScatSimCLR ScatNet-8 / SimCLR ResNet-18'}
+    assert set(pairs) == {
+        'SCRL ResNet-18 / BYOL ResNet-18', 'BYOL+SP ResNet-18 / BYOL ResNet-18',
+        'ScatSimCLR ScatNet-8 / SimCLR ResNet-18'
+    }
     scrl = pairs['SCRL ResNet-18 / BYOL ResNet-18']
     assert scrl['ratio'] == pytest.approx(1.25) and scrl['target'] == 1.10 and scrl['met'] is False
     assert scrl['flops_ratio'] == pytest.approx(1.25) and scrl['mem_ratio'] == pytest.approx(1.5)
@@ -91,8 +98,11 @@ def test_committed_report_matches_its_json(harness):
 
 def test_entry_point_help():
     """``python benchmarks/run_benchmarks.py`` stays the entry point (a thin script over the package)."""
-    out = subprocess.run([sys.executable, str(BENCHMARKS / 'run_benchmarks.py'), '--help'], capture_output=True,
-                         text=True, check=True, cwd=str(ROOT / 'tests')).stdout
+    out = subprocess.run([sys.executable, str(BENCHMARKS / 'run_benchmarks.py'), '--help'],
+                         capture_output=True,
+                         text=True,
+                         check=True,
+                         cwd=str(ROOT / 'tests')).stdout
     assert '--report-from' in out and '--smoke' in out
 
 
@@ -103,15 +113,18 @@ def test_smoke_run_writes_json_and_markdown(harness, tmp_path):
     assert len(files) == 1
     data = json.loads(files[0].read_text())
     assert data['schema_version'] == harness['settings'].SCHEMA_VERSION
-    assert set(data) >= {'machine', 'profile', 'matmul', 'results', 'pairs', 'data', 'sweeps', 'groups',
-                         'duration_s', 'command'}
+    assert set(data) >= {
+        'machine', 'profile', 'matmul', 'results', 'pairs', 'data', 'sweeps', 'groups', 'duration_s', 'command'
+    }
     assert data['machine']['torch'] and data['machine']['device'] == 'cpu'
     assert data['matmul']['start']['gflops_per_s'] > 0
     methods = {r['method'] for r in data['results']}
     assert methods == {'BYOL', 'SCRL'}
     for r in data['results']:
-        assert set(r) >= {'step_s', 'steps_s', 'images_per_s', 'peak_mem_mb', 'gflops_per_step',
-                          'flops_utilisation_pct', 'batch_size', 'backbone'}
+        assert set(r) >= {
+            'step_s', 'steps_s', 'images_per_s', 'peak_mem_mb', 'gflops_per_step', 'flops_utilisation_pct',
+            'batch_size', 'backbone'
+        }
         assert len(r['steps_s']) == data['profile']['steps'] and r['gflops_per_step'] > 0
     (pair, ) = data['pairs']
     assert pair['method'] == 'SCRL' and pair['base'] == 'BYOL' and pair['target'] == 1.10
