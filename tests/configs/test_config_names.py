@@ -60,7 +60,7 @@ def violations():
 
 def test_every_config_name_follows_the_convention():
     bad = violations()
-    assert not bad, 'config names off the convention (configs/README or issue 17 §3):\n' + '\n'.join(bad)
+    assert not bad, 'config names off the convention (rules in the docstring of tests/configs/test_config_names.py):\n' + '\n'.join(bad)
 
 
 def test_exceptions_exist():
