@@ -60,7 +60,8 @@ def violations():
 
 def test_every_config_name_follows_the_convention():
     bad = violations()
-    assert not bad, 'config names off the convention (rules in the docstring of tests/configs/test_config_names.py):\n' + '\n'.join(bad)
+    rules = 'rules in the docstring of tests/configs/test_config_names.py'
+    assert not bad, f'config names off the convention ({rules}):\n' + '\n'.join(bad)
 
 
 def test_exceptions_exist():
