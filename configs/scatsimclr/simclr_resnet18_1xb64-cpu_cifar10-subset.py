@@ -1,4 +1,5 @@
-# SimCLR ResNet-18 baseline for the small CPU comparison on cifar10_subset (see README.md).
+# SimCLR ResNet-18 (our ScatSimCLR code without the scattering, the reference's ResNetSimCLR: ImageNet
+# stem also at 32 px) with the CPU-budget CIFAR recipe of scatsimclr8_1xb64-cpu_cifar10-subset.py.
 _base_ = ['./scatsimclr8_1xb64-cpu_cifar10-subset.py']
 model = dict(
     backbone=dict(_delete_=True, type='ResNet', depth=18, zero_init_residual=False),

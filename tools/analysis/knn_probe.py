@@ -38,7 +38,7 @@ import torch
 
 from mmspatial.evaluation.knn import knn_accuracy
 from mmspatial.evaluation.linear_probe import linear_probe_accuracy
-from mmspatial.evaluation.spatial_reasoning.common import (load_frozen_backbone, load_images,
+from mmspatial.evaluation.spatial_reasoning.common import (dataset_channel_order, load_frozen_backbone, load_images,
                                                           markdown_table, prepare_split,
                                                           resolve_specs, split_train_test)
 
@@ -85,8 +85,9 @@ def load_dataset(data: str, img_size: Optional[int] = None, test_fraction: float
             if max_images:  # stratified subsample, same rule as the folder split
                 keep, _ = split_train_test(labels, 0.5, seed, max_images * 2)
                 images, labels = images[keep], labels[keep]
-            out[f'{split}_images'] = _resize_all(images[..., ::-1], img_size)  # RGB -> BGR
+            out[f'{split}_images'] = _resize_all(images, img_size)
             out[f'{split}_labels'] = labels
+        out['channel_order'] = dataset_channel_order(dict(type='NpzImageDataset'))  # as stored: RGB
         return out
     if osp.isdir(data):
         out = prepare_split(data, img_size or 64, test_fraction, seed, max_images)
@@ -105,8 +106,10 @@ def probe_checkpoints(dataset: dict, specs: Sequence, prefix: str = 'backbone.',
     for name, config, checkpoint in specs:
         start = time.perf_counter()
         model = load_frozen_backbone(config, checkpoint, key=prefix, name=name, seed=seed)
-        train = torch.from_numpy(model.embed(dataset['train_images'], batch_size, device)).float()
-        test = torch.from_numpy(model.embed(dataset['test_images'], batch_size, device)).float()
+        # the images' channel order comes with the data (synthetic scenes and folders: BGR; .npz: RGB)
+        order = dataset.get('channel_order', 'bgr')
+        train = torch.from_numpy(model.embed(dataset['train_images'], batch_size, device, order)).float()
+        test = torch.from_numpy(model.embed(dataset['test_images'], batch_size, device, order)).float()
         train_y = torch.from_numpy(dataset['train_labels'])
         test_y = torch.from_numpy(dataset['test_labels'])
         knn = knn_accuracy(train, train_y, test, test_y, k=k, temperature=temperature)

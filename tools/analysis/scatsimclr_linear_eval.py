@@ -68,8 +68,14 @@ def logistic_regression(train_x: np.ndarray, train_y: np.ndarray, test_x: np.nda
     return float((pred == np.asarray(test_y)).mean())
 
 
+def dataset_channel_order(dataset_cfg: dict) -> str:
+    from mmspatial.evaluation.spatial_reasoning.common import dataset_channel_order as order
+    return order(dataset_cfg)
+
+
 def load_data(args) -> Dict[str, np.ndarray]:
-    """RGB uint8 (N, H, W, 3) images and labels of the train and test splits."""
+    """uint8 (N, H, W, 3) images and labels of the train and test splits, and ``channel_order``: the
+    images' order as the dataset gives them (RGB for every source here), which the probe passes on."""
     if args.data in ('cifar10', 'cifar100-20', 'stl10'):
         from mmpretrain.registry import DATASETS
 
@@ -82,6 +88,7 @@ def load_data(args) -> Dict[str, np.ndarray]:
             infos = [ds.get_data_info(i) for i in range(len(ds))]
             out[f'{key}_images'] = np.stack([i['img'] for i in infos])
             out[f'{key}_labels'] = np.array([i['gt_label'] for i in infos])
+        out['channel_order'] = dataset_channel_order(dict(type=kind))
         return out
     path = SHARED_NPZ if args.data == 'cifar10_subset' else args.data
     if not osp.isfile(path):
@@ -89,7 +96,8 @@ def load_data(args) -> Dict[str, np.ndarray]:
     train, test = args.train_split or 'train', args.test_split or 'val'
     with np.load(path) as d:
         return dict(train_images=d[f'{train}_images'], train_labels=d[f'{train}_labels'],
-                    test_images=d[f'{test}_images'], test_labels=d[f'{test}_labels'])
+                    test_images=d[f'{test}_images'], test_labels=d[f'{test}_labels'],
+                    channel_order=dataset_channel_order(dict(type='NpzImageDataset')))
 
 
 def resize(images: np.ndarray, size: Optional[int]) -> np.ndarray:
@@ -126,9 +134,11 @@ def main(argv=None) -> dict:
         keep = np.random.default_rng(0).permutation(len(data['train_labels']))[:args.max_train]
         data['train_images'], data['train_labels'] = data['train_images'][keep], data['train_labels'][keep]
     frozen = load_frozen_backbone(args.config, args.checkpoint)
-    # our datasets are RGB and the configs use to_rgb=False: images go in as stored
+    # the arrays' channel order comes with the data; embed() flips them only if training saw the other
+    # order (issue 14: RGB arrays fed as if BGR evaluated trained models on swapped channels)
     start = time.time()
-    feats = {k: frozen.embed(resize(data[f'{k}_images'], args.img_size), batch_size=args.batch_size)
+    feats = {k: frozen.embed(resize(data[f'{k}_images'], args.img_size), batch_size=args.batch_size,
+                             channel_order=data['channel_order'])
              for k in ('train', 'test')}
     extract_s = time.time() - start
     train_x, test_x = standardize(feats['train'], feats['test'])

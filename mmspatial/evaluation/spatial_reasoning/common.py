@@ -88,8 +88,10 @@ def load_images(paths: Sequence[str], size: int) -> np.ndarray:
 class FrozenBackbone:
     """A backbone in eval mode plus how to normalise its inputs.
 
-    Inputs are BGR (as ``LoadImageFromFile`` gives them); ``to_rgb`` means the backbone was trained on
-    RGB, so the channels are flipped first.
+    ``to_rgb`` means the backbone was trained on RGB. :meth:`embed` is told the channel order of the
+    arrays it gets (default BGR, as ``LoadImageFromFile`` gives them) and flips them only when it differs
+    from the backbone's, so RGB arrays (``NpzImageDataset``, CIFAR) must be passed with
+    ``channel_order='rgb'`` (:func:`dataset_channel_order` says which).
     """
     name: str
     backbone: nn.Module
@@ -100,8 +102,12 @@ class FrozenBackbone:
     info: Dict = field(default_factory=dict)
 
     @torch.no_grad()
-    def embed(self, imgs: np.ndarray, batch_size: int = 64, device: str = 'cpu') -> np.ndarray:
-        """``(N, h, w, 3)`` uint8 BGR -> ``(N, C)`` float64 pooled embeddings."""
+    def embed(self, imgs: np.ndarray, batch_size: int = 64, device: str = 'cpu',
+              channel_order: str = 'bgr') -> np.ndarray:
+        """``(N, h, w, 3)`` uint8 images in ``channel_order`` -> ``(N, C)`` float64 pooled embeddings."""
+        if channel_order not in ('rgb', 'bgr'):
+            raise ValueError(f"channel_order must be 'rgb' or 'bgr', got {channel_order!r}")
+        flip = (channel_order == 'bgr') == self.to_rgb
         self.backbone.to(device)
         self.backbone.eval()
         mean = torch.tensor(self.mean, device=device).view(1, 3, 1, 1)
@@ -110,7 +116,7 @@ class FrozenBackbone:
         for start in range(0, len(imgs), batch_size):
             x = torch.from_numpy(np.ascontiguousarray(imgs[start:start + batch_size])).to(device)
             x = x.permute(0, 3, 1, 2).float()
-            if self.to_rgb:
+            if flip:
                 x = x[:, [2, 1, 0]]
             x = (x - mean) / std
             feats.append(pool_embedding(self.backbone(x), self.pool, self.backbone).double().cpu())
@@ -131,21 +137,58 @@ def _model_parts(cfg: Config) -> Tuple[dict, dict]:
 
 
 #: datasets that give RGB arrays (no file loading), so their configs say ``to_rgb=False`` although the
-#: backbone sees RGB: mmpretrain's CIFAR/MNIST and mmspatial's ScatSimCLR datasets.
+#: backbone sees RGB: mmpretrain's CIFAR/MNIST and mmspatial's ScatSimCLR datasets. Every other dataset
+#: gives BGR (``LoadImageFromFile``, ``SyntheticScenes``).
 RGB_ARRAY_DATASETS = ('CIFAR10', 'CIFAR100', 'MNIST', 'FashionMNIST', 'CIFAR100_20', 'STL10',
                       'NpzImageDataset')
 
 
+def dataset_channel_order(dataset_cfg: Optional[dict]) -> str:
+    """Channel order (``'rgb'`` / ``'bgr'``) of the images a dataset config yields.
+
+    The one place that decides it for training configs and probes alike (issue 14): RGB for the array
+    datasets of :data:`RGB_ARRAY_DATASETS`, BGR for everything else. Wrappers (``RepeatDataset`` & co.)
+    are looked through; a dataset config may state ``channel_order`` itself.
+    """
+    dataset = dict(dataset_cfg or {})
+    while isinstance(dataset.get('dataset'), dict):  # RepeatDataset & co.
+        dataset = dict(dataset['dataset'])
+    if dataset.get('channel_order') in ('rgb', 'bgr'):
+        return dataset['channel_order']
+    return 'rgb' if str(dataset.get('type', '')).split('.')[-1] in RGB_ARRAY_DATASETS else 'bgr'
+
+
+def _flip(order: str) -> str:
+    return {'rgb': 'bgr', 'bgr': 'rgb'}[order]
+
+
+def backbone_channel_order(cfg: Config, pre: Optional[dict] = None) -> str:
+    """Channel order the backbone of ``cfg`` saw in training: the data's, flipped if the preprocessor
+    converts (``to_rgb`` / ``bgr_to_rgb``). Without any preprocessor config: mmpretrain's usual BGR files
+    with ``to_rgb=True``, i.e. RGB."""
+    if pre is None:
+        pre = _model_parts(cfg)[1]
+    if not pre:
+        return 'rgb'
+    order = dataset_channel_order((cfg.get('train_dataloader') or {}).get('dataset'))
+    return _flip(order) if pre.get('to_rgb', pre.get('bgr_to_rgb', False)) else order
+
+
 def _trained_on_rgb(cfg: Config, pre: dict) -> bool:
     """Whether the backbone of ``cfg`` saw RGB images in training."""
-    if not pre:  # no preprocessor given: assume mmpretrain's usual BGR files + to_rgb
-        return True
-    if pre.get('to_rgb', pre.get('bgr_to_rgb', False)):
-        return True
-    dataset = (cfg.get('train_dataloader') or {}).get('dataset') or {}
-    while isinstance(dataset.get('dataset'), dict):  # RepeatDataset & co.
-        dataset = dataset['dataset']
-    return str(dataset.get('type', '')).split('.')[-1] in RGB_ARRAY_DATASETS
+    return backbone_channel_order(cfg, pre) == 'rgb'
+
+
+def preprocessor_norm(preprocessor) -> Tuple[Tuple[float, ...], Tuple[float, ...], bool]:
+    """``(mean, std, converts_channels)`` of a built ``SelfSupDataPreprocessor`` / ``DataPreprocessor``
+    (mmengine's ``ImgDataPreprocessor`` family), for probes that normalise arrays themselves."""
+    mean = getattr(preprocessor, 'mean', None)
+    std = getattr(preprocessor, 'std', None)
+    if mean is None or std is None or not getattr(preprocessor, '_enable_normalize', True):
+        raise ValueError(f'{type(preprocessor).__name__} does not normalise (no mean/std): a probe '
+                         'would feed the backbone other inputs than training did')
+    return (tuple(float(v) for v in mean.reshape(-1)), tuple(float(v) for v in std.reshape(-1)),
+            bool(getattr(preprocessor, '_channel_conversion', False)))
 
 
 def _extract_backbone_state(state: dict, key: str, backbone: nn.Module, source: str) -> dict:
@@ -161,6 +204,18 @@ def _extract_backbone_state(state: dict, key: str, backbone: nn.Module, source: 
         return state
     raise KeyError(f'{source}: no key starts with {key!r} (nor module./host. variants) and the keys do '
                    f'not match the backbone; first keys: {list(state)[:5]}. Set --key.')
+
+
+def _load_checkpoint(path: str) -> dict:
+    """``weights_only=True`` loading with mmspatial's scoped allow-list (mmengine checkpoints pickle a
+    few non-tensor objects); a file needing more raises, naming them (``mmspatial.engine.safe_load``)."""
+    from mmengine.runner.checkpoint import CheckpointLoader
+    try:
+        from mmspatial.engine.safe_load import checkpoint_loading
+    except ImportError:  # an mmspatial without the scoped loader
+        return CheckpointLoader.load_checkpoint(path, map_location='cpu')
+    with checkpoint_loading():
+        return CheckpointLoader.load_checkpoint(path, map_location='cpu')
 
 
 def load_frozen_backbone(config: str, checkpoint: str, key: str = 'backbone.', name: str = '',
@@ -187,7 +242,7 @@ def load_frozen_backbone(config: str, checkpoint: str, key: str = 'backbone.', n
             logger.setLevel(level)
     info = dict(config=config, checkpoint=checkpoint)
     if checkpoint != 'random':
-        state = CheckpointLoader.load_checkpoint(checkpoint, map_location='cpu')
+        state = _load_checkpoint(checkpoint)
         sub = _extract_backbone_state(state, key, backbone, checkpoint)
         result = backbone.load_state_dict(sub, strict=False)
         if len(result.missing_keys) == len(backbone.state_dict()):

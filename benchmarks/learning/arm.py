@@ -1,0 +1,333 @@
+"""One arm of the learning-evidence protocol, in its own process: train a method for a CPU-time budget
+(or take its random initialisation), then probe the backbone. Writes one JSON record.
+
+    python benchmarks/learning/arm.py --method 'cifar10_subset:SCRL' --seed 0 --budget 150 --out rec.json
+    python benchmarks/learning/arm.py --method ... --arm random_init_bn_recal --seed 0 --out rec.json
+
+CPU time is ``resource.getrusage(RUSAGE_SELF)`` user + system of this process (torch on one thread,
+data loading in the process: ``num_workers=0``), so the budget holds whatever else runs on the machine.
+The budget counts the training loop only (data, forward, backward, optimiser, hooks); the kNN curve
+evaluations made during training are timed separately and subtracted.
+"""
+import argparse
+import copy
+import json
+import os
+import os.path as osp
+import resource
+import sys
+import tempfile
+import time
+from typing import Dict, List, Optional
+
+import numpy as np
+
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from protocol import (ABLATION_METHOD, CIFAR_NPZ, DATASETS, FLOWERS, ROOT,  # noqa: E402
+                      flowers_split, method_by_key)
+
+sys.path.insert(0, ROOT)
+
+
+def cpu_seconds() -> float:
+    """User + system CPU seconds of this process and its finished children."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+# ------------------------------------------------------------------------------------------ data
+def _flowers_files() -> List[str]:
+    """flowers128 files in the order mmpretrain's CustomDataset lists them (sorted class folders)."""
+    from mmpretrain.datasets import CustomDataset
+    ds = CustomDataset(data_root=FLOWERS, with_label=True, lazy_init=False)
+    return [ds.get_data_info(i)['img_path'] for i in range(len(ds))]
+
+
+def probe_loaders(dataset: str, quick: bool, seed: int = 0) -> Dict[str, dict]:
+    """Dataloader configs of the probes: ``bank`` (labelled train images) and ``val`` (held-out queries).
+
+    Same dataset classes as training (so the same channel order), a deterministic resize to the view
+    size instead of the augmentation; the model's own data preprocessor normalises them.
+    """
+    spec = DATASETS[dataset]
+    per_class = 20 if quick else spec.bank_per_class
+    if dataset == 'cifar10_subset':
+        with np.load(CIFAR_NPZ) as d:
+            labels = d['train_labels']
+            n_val = len(d['val_labels'])
+        rng = np.random.default_rng(1000)  # fixed bank, the same for every method and seed
+        bank = sorted(int(i) for c in np.unique(labels)
+                      for i in rng.permutation(np.flatnonzero(labels == c))[:per_class])
+        val = list(range(0, n_val, 20 if quick else spec.val_stride))
+        pipe = [dict(type='PackInputs')]
+        mk = lambda split, idx: dict(type='NpzImageDataset', ann_file=CIFAR_NPZ, split=split,  # noqa: E731
+                                     with_label=True, indices=idx, pipeline=pipe)
+        return dict(bank=mk('train', bank), val=mk('val', val))
+    train, val = flowers_split(len(_flowers_files()))
+    # bank: a fixed random subset of the train split (labels are only read by the probes)
+    rng = np.random.default_rng(1000)
+    bank = sorted(int(i) for i in rng.permutation(np.array(train))[:per_class * 5])
+    val = val[::10 if quick else spec.val_stride]
+    pipe = [dict(type='LoadImageFromFile'),
+            dict(type='ResizeWithBox', scale=spec.probe_size, interpolation='bicubic', backend='pillow'),
+            dict(type='PackInputs')]
+    mk = lambda idx: dict(type='CustomDataset', data_root=FLOWERS, with_label=True, indices=idx,  # noqa: E731
+                          pipeline=pipe)
+    return dict(bank=mk(bank), val=mk(val))
+
+
+def loader(dataset_cfg: dict, batch_size: int = 128) -> dict:
+    return dict(batch_size=batch_size, num_workers=0, dataset=dataset_cfg,
+                sampler=dict(type='DefaultSampler', shuffle=False), collate_fn=dict(type='default_collate'))
+
+
+# ------------------------------------------------------------------------------------------ config
+def apply_ablation(cfg, name: str) -> None:
+    """Revert one component of the CIFAR recipe to the ScatSimCLR reference recipe (issue 14)."""
+    if name == 'reference augmentation':  # the reference's ImageNet-strength views at 32 px
+        views = cfg.train_dataloader.dataset.pipeline[0].transforms
+        for view in views:
+            view[0]['crop_ratio_range'] = (0.08, 1.)
+            view[2]['transforms'][0].update(brightness=0.8, contrast=0.8, saturation=0.8, hue=0.2)
+            view.append(dict(type='CV2GaussianBlur', prob=0.5))
+    elif name == 'temperature 0.5':
+        cfg.model.head.temperature = 0.5
+    elif name == 'no BN in projector':  # fc-relu-fc (the reference's l1/l2)
+        cfg.model.neck = dict(type='MoCoV2Neck', in_channels=512, hid_channels=512, out_channels=128,
+                              with_avg_pool=True)
+    elif name == 'Adam 3e-4 constant':
+        cfg.optim_wrapper = dict(type='OptimWrapper', optimizer=dict(type='Adam', lr=3e-4, weight_decay=1e-5))
+        cfg.param_scheduler = [dict(type='ConstantLR', factor=1.0, by_epoch=False, begin=0, end=1)]
+    else:
+        raise KeyError(f'unknown ablation {name!r}')
+
+
+def load_config(method, seed: int, work_dir: str, quick: bool, ablation: Optional[str] = None):
+    from mmengine.config import Config
+    cfg = Config.fromfile(osp.join(ROOT, method.config))
+    cfg.work_dir = work_dir
+    cfg.randomness = dict(seed=seed, deterministic=False)
+    dl = cfg.train_dataloader
+    dl.num_workers = 0  # data loading counted in this process's CPU time
+    dl.persistent_workers = False
+    if quick:
+        dl.batch_size = 8
+    if method.dataset == 'flowers128':
+        train, _ = flowers_split(len(_flowers_files()))
+        dl.dataset.data_root = FLOWERS
+        dl.dataset.indices = train  # the val fifth is never seen in training
+    else:
+        dl.dataset.ann_file = CIFAR_NPZ
+    cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=10 ** 6)  # the budget stops it
+    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=10 ** 7, save_last=False)
+    cfg.default_hooks.logger = dict(type='LoggerHook', interval=10 ** 6)
+    cfg.vis_backends = [dict(type='LocalVisBackend')]
+    cfg.visualizer = dict(type='UniversalVisualizer', vis_backends=cfg.vis_backends)
+    cfg.log_level = 'WARNING'
+    cfg.env_cfg = dict(cudnn_benchmark=False, mp_cfg=dict(mp_start_method='fork', opencv_num_threads=1),
+                       dist_cfg=dict(backend='gloo'))
+    if ablation:
+        apply_ablation(cfg, ablation)
+    # SyncBN cannot run without a process group
+    return cfg
+
+
+def _revert_syncbn(model):
+    from mmengine.model import revert_sync_batchnorm
+    return revert_sync_batchnorm(model)
+
+
+# ------------------------------------------------------------------------------------------ probes
+def knn_and_linear(backbone, preprocessor, loaders: Dict[str, dict], runner, quick: bool,
+                   linear: bool = True) -> Dict[str, float]:
+    import torch
+    from mmspatial.evaluation.features import extract_features
+    from mmspatial.evaluation.knn import knn_accuracy
+    from mmspatial.evaluation.linear_probe import linear_probe_accuracy
+    bank_f, bank_y = extract_features(backbone, runner.build_dataloader(loader(loaders['bank'])), preprocessor)
+    val_f, val_y = extract_features(backbone, runner.build_dataloader(loader(loaders['val'])), preprocessor)
+    n_cls = int(max(bank_y.max(), val_y.max())) + 1
+    out = {}
+    for k in (20, 200):
+        out[f'knn{k}'] = knn_accuracy(bank_f, bank_y, val_f, val_y, k=k, temperature=0.07,
+                                      num_classes=n_cls, topk=(1, ))['top1']
+    out['knn_queries'] = int(val_y.numel())
+    out['bank'] = int(bank_y.numel())
+    if linear:
+        lin = linear_probe_accuracy(bank_f, bank_y, val_f, val_y, max_iter=30 if quick else 100, topk=(1, ))
+        out['linear'] = lin['top1']
+        out['linear_wd'] = lin['weight_decay']
+    del torch
+    return out
+
+
+def localisation(backbone, preprocessor, loaders: Dict[str, dict], runner, dataset: str, seed: int,
+                 quick: bool) -> Dict[str, float]:
+    """SP's position-and-scale probe (mmspatial/evaluation/spatial_reasoning/position_scale.py) on
+    patches of held-out images: ridge R^2 of (dx, dy) and of the log-scale, on test images."""
+    from mmspatial.evaluation.spatial_reasoning.common import FrozenBackbone, preprocessor_norm
+    from mmspatial.evaluation.spatial_reasoning.position_scale import evaluate_position_scale
+    size, patch, n_tr, n_te = DATASETS[dataset].loc
+    if quick:
+        n_tr, n_te = 12, 6
+    images = []
+    for split, n in (('bank', n_tr), ('val', n_te)):
+        ds = runner.build_dataloader(loader(loaders[split])).dataset
+        imgs = []
+        for i in range(min(n, len(ds))):
+            res = ds.get_data_info(i)
+            if 'img' not in res:  # files: load as the training pipeline does (BGR)
+                import mmcv
+                res['img'] = mmcv.imread(res['img_path'], channel_order='bgr')
+            imgs.append(res['img'])
+        import mmcv
+        images.append(np.stack([mmcv.imresize(im, (size, size), interpolation='bicubic') for im in imgs]))
+    from mmspatial.evaluation.spatial_reasoning.common import dataset_channel_order
+    data_order = dataset_channel_order(loaders['bank'])
+    mean, std, converts = preprocessor_norm(preprocessor)
+    # the probe takes BGR arrays (LoadImageFromFile's order) and flips them if the backbone saw RGB
+    seen = {'rgb': 'bgr', 'bgr': 'rgb'}[data_order] if converts else data_order
+    if data_order == 'rgb':
+        images = [im[..., ::-1].copy() for im in images]
+    frozen = FrozenBackbone(name='arm', backbone=backbone, mean=mean, std=std, to_rgb=seen == 'rgb')
+    res = evaluate_position_scale(frozen, images[0], images[1], pairs_per_image=4, patch_size=patch,
+                                  seed=seed)
+    m = res['metrics']
+    return dict(loc_r2_xy=0.5 * (m['dx']['r2'] + m['dy']['r2']), loc_r2_scale=m['log_scale']['r2'])
+
+
+def recalibrate_bn(model, runner, batches: int) -> int:
+    """Re-estimate the backbone's BN running statistics on augmented training views (no gradients)."""
+    import torch
+    from torch.nn.modules.batchnorm import _BatchNorm
+    bns = [m for m in model.backbone.modules() if isinstance(m, _BatchNorm)]
+    if not bns:
+        return 0
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average over the batches
+    model.backbone.train()
+    seen = 0
+    with torch.no_grad():
+        for i, batch in enumerate(runner.train_dataloader):
+            if i >= batches:
+                break
+            data = model.data_preprocessor(batch, True)
+            inputs = data['inputs'] if isinstance(data['inputs'], (list, tuple)) else [data['inputs']]
+            for x in inputs:
+                if torch.is_tensor(x) and x.dim() == 4 and x.shape[1] == 3:
+                    model.backbone(x)
+                    seen += x.shape[0]
+    model.backbone.eval()
+    return seen
+
+
+# ------------------------------------------------------------------------------------------ hooks
+def budget_hook(budget_s: float, curve_points: List[float], evaluate, record: dict):
+    from mmengine.hooks import Hook
+
+    class CPUBudgetHook(Hook):
+        """Stop training when the training loop has used ``budget_s`` CPU seconds; evaluate the kNN
+        curve at the given fractions of the budget (their CPU time is not counted)."""
+        priority = 'LOWEST'
+
+        def before_train(self, runner):
+            self.start = cpu_seconds()
+            self.wall = time.perf_counter()
+            self.excluded = 0.
+            self.points = sorted(curve_points)
+
+        def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
+            used = cpu_seconds() - self.start - self.excluded
+            if outputs is not None and 'loss' in outputs:
+                loss = float(outputs['loss'].detach())
+                record.setdefault('loss_first', loss)
+                record['loss_last'] = loss
+            while self.points and used >= self.points[0] * budget_s:
+                self.points.pop(0)
+                t0 = cpu_seconds()
+                record['curve'].append(dict(iter=runner.iter + 1, cpu_s=round(used, 1), **evaluate(runner)))
+                self.excluded += cpu_seconds() - t0
+            if used >= budget_s:
+                runner.train_loop.stop_training = True
+                record['iterations'] = runner.iter + 1
+                record['cpu_s'] = round(used, 1)
+                record['wall_s'] = round(time.perf_counter() - self.wall, 1)
+
+    return CPUBudgetHook()
+
+
+# ------------------------------------------------------------------------------------------ main
+def run(method_key: str, arm: str, seed: int, budget: float, quick: bool, ablation: Optional[str] = None,
+        curve: bool = False) -> dict:
+    import torch
+    torch.set_num_threads(1)
+    from mmengine.runner import Runner
+    import mmspatial  # noqa: F401
+    try:  # mmcv 2.1's hue jitter under numpy 2, as tools/train.py does (an explicit opt-in)
+        from mmspatial.compat import enable_numpy2_hue_fix
+        enable_numpy2_hue_fix()
+    except ImportError:  # older mmspatial: fixed on import
+        pass
+    from mmspatial.engine.hooks.knn_monitor_hook import resolve_backbone
+    method = method_by_key(ABLATION_METHOD if ablation else method_key)
+    record = dict(method=method.name if arm == 'trained' else 'random init', backbone=method.backbone, dataset=method.dataset, arm=arm, seed=seed,
+                  config=method.config, budget_cpu_s=budget if arm == 'trained' else 0, curve=[],
+                  ablation=ablation)
+    loaders = probe_loaders(method.dataset, quick)
+    with tempfile.TemporaryDirectory(prefix='mmspatial_learning_') as work_dir:
+        cfg = load_config(method, seed, work_dir, quick, ablation)
+        runner = Runner.from_cfg(cfg)
+        model = runner.model
+        pre = model.data_preprocessor
+        backbone = lambda: resolve_backbone(model, 'online')  # noqa: E731
+
+        def evaluate(runner_):
+            return {k: v for k, v in knn_and_linear(backbone(), pre, loaders, runner_, quick,
+                                                    linear=False).items() if k.startswith('knn')}
+
+        t_wall, t_cpu = time.perf_counter(), cpu_seconds()
+        if arm == 'trained':
+            runner.register_hook(budget_hook(budget, [1 / 3, 2 / 3] if curve else [], evaluate, record))
+            runner.train()
+        else:
+            model.init_weights()  # what Runner.train() does first
+            if arm == 'random_init_bn_recal':
+                record['bn_recal_images'] = recalibrate_bn(model, runner, 4 if quick else 20)
+            record.update(iterations=0, cpu_s=round(cpu_seconds() - t_cpu, 1),
+                          wall_s=round(time.perf_counter() - t_wall, 1))
+        t0 = cpu_seconds()
+        record.update(knn_and_linear(backbone(), pre, loaders, runner, quick))
+        if method.localisation and not ablation:
+            record.update(localisation(backbone(), pre, loaders, runner, method.dataset, seed, quick))
+        record['probe_cpu_s'] = round(cpu_seconds() - t0, 1)
+        if arm == 'trained':
+            record['curve'].append(dict(iter=record.get('iterations'), cpu_s=record.get('cpu_s'),
+                                        knn20=record['knn20'], knn200=record['knn200'],
+                                        knn_queries=record['knn_queries']))
+    return record
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p.add_argument('--method', required=True, help="'<dataset>:<name>' (protocol.METHODS)")
+    p.add_argument('--arm', default='trained', choices=['trained', 'random_init', 'random_init_bn_recal'])
+    p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--budget', type=float, default=150., help='training CPU seconds')
+    p.add_argument('--ablation', help='one of protocol.ABLATIONS (on the SimCLR cifar arm)')
+    p.add_argument('--curve', action='store_true', help='kNN at 25/50/75 %% of the budget too')
+    p.add_argument('--quick', action='store_true')
+    p.add_argument('--out', required=True)
+    args = p.parse_args(argv)
+    rec = run(args.method, args.arm, args.seed, args.budget, args.quick, args.ablation, args.curve)
+    os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
+    tmp = args.out + '.tmp'
+    with open(tmp, 'w') as f:
+        json.dump(rec, f, indent=1)
+    os.replace(tmp, args.out)  # a record on disk is a finished arm
+    print(json.dumps({k: v for k, v in rec.items() if k != 'curve'}))
+
+
+if __name__ == '__main__':
+    main()

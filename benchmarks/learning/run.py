@@ -1,0 +1,195 @@
+"""Learning evidence, one command (issue 14): does pretraining with mmspatial beat random weights, and
+does it keep up with mmpretrain's own base, at an equal CPU budget on real data?
+
+    python benchmarks/learning/run.py                      # the default protocol (docs/evidence.md)
+    python benchmarks/learning/run.py --quick --out-dir /tmp/q   # CI smoke: one method, tiny
+    python benchmarks/learning/run.py --resume benchmarks/results/learning_runs/<stamp>   # finish a run
+    python benchmarks/learning/run.py --render-from benchmarks/results/learning_<stamp>.json
+
+For every method of ``protocol.METHODS`` and every seed, one process (``arm.py``) trains the method's
+config for ``--budget`` CPU seconds (``getrusage`` of the process, torch on one thread, data loading in the
+process), then probes the online backbone on held-out data: weighted kNN (cosine, T = 0.07, k = 20 and
+k = 200), an L2-penalised logistic-regression probe, and for the spatial methods and their bases SP's
+position-and-scale probe. Every backbone also gets two random-initialisation rows: ``random_init`` (the
+initial weights; eval-mode BN then normalises with mean 0 / var 1) and ``random_init_bn_recal`` (the same
+weights, BN statistics re-estimated on augmented training views). ``--jobs`` arms run side by side; each
+finished arm is written to ``<run dir>/records/`` at once, so a run cut short keeps its rows and
+``--resume`` runs only what is missing.
+
+Outputs: ``<out-dir>/learning_<stamp>.json`` (a list of records with exactly the keys ``method``,
+``backbone``, ``dataset``, ``arm``, ``budget_cpu_s``, ``iterations``, ``seeds``, ``knn_top1_mean``,
+``knn_top1_std``, ``linear_top1_mean``, ``linear_top1_std``; kNN is k = 20; std over seeds, ddof = 1),
+``learning_<stamp>_details.json`` (per-seed records, k = 200, localisation, curves, targets, CPU and wall
+seconds) and ``docs/evidence.md`` with ``docs/images/evidence_knn_curves.png``.
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+import time
+from typing import Dict, List, Optional
+
+HERE = osp.dirname(osp.abspath(__file__))
+sys.path.insert(0, HERE)
+from protocol import (ABLATION_METHOD, ABLATIONS, DATASETS, METHODS, ROOT, floor_configs,  # noqa: E402
+                      method_key)
+
+RESULT_KEYS = ('method', 'backbone', 'dataset', 'arm', 'budget_cpu_s', 'iterations', 'seeds', 'knn_top1_mean',
+               'knn_top1_std', 'linear_top1_mean', 'linear_top1_std')
+
+
+def slug(job: dict) -> str:
+    text = f"{job['dataset']}_{job['name']}_{job['arm']}_{job.get('ablation') or ''}_s{job['seed']}"
+    return ''.join(c if c.isalnum() else '-' for c in text).strip('-')
+
+
+def plan(args) -> List[dict]:
+    """The jobs, most informative first: for each seed, the floors and every method of each dataset."""
+    datasets = [d for d in args.datasets if DATASETS[d].available()]
+    methods = [m for m in METHODS if m.dataset in datasets and (not args.methods or m.name in args.methods)]
+    if args.quick:
+        methods = methods[:1]
+    floors = {k: v for k, v in floor_configs().items() if any(
+        m.dataset == k[0] and m.backbone == k[1] for m in methods)}
+    jobs = []
+    for seed in range(args.seeds):
+        for dataset in datasets:
+            for (ds, backbone), config in floors.items():
+                if ds != dataset:
+                    continue
+                key = next(method_key(m) for m in METHODS if m.config == config)
+                for arm in ('random_init', 'random_init_bn_recal'):
+                    jobs.append(dict(method=key, name='random init', dataset=ds, backbone=backbone, arm=arm,
+                                     seed=seed))
+            for m in methods:
+                if m.dataset == dataset:
+                    jobs.append(dict(method=method_key(m), name=m.name, dataset=m.dataset, backbone=m.backbone,
+                                     arm='trained', seed=seed, curve=seed == 0))
+    if args.ablation and not args.quick:
+        for name in ABLATIONS:
+            for seed in range(args.ablation_seeds):
+                jobs.append(dict(method=ABLATION_METHOD, name=f'ablation: {name}', dataset='cifar10_subset',
+                                 backbone='ResNet-18 (CIFAR stem)', arm='trained', seed=seed, ablation=name))
+    return jobs
+
+
+def command(job: dict, args, out: str) -> List[str]:
+    cmd = [sys.executable, osp.join(HERE, 'arm.py'), '--method', job['method'], '--arm', job['arm'],
+           '--seed', str(job['seed']), '--budget', str(args.budget), '--out', out]
+    if job.get('curve'):
+        cmd.append('--curve')
+    if job.get('ablation'):
+        cmd += ['--ablation', job['ablation']]
+    if args.quick:
+        cmd.append('--quick')
+    return cmd
+
+
+def run_jobs(jobs: List[dict], args, run_dir: str, on_done) -> None:
+    os.makedirs(osp.join(run_dir, 'records'), exist_ok=True)
+    os.makedirs(osp.join(run_dir, 'logs'), exist_ok=True)
+    env = dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1', OPENBLAS_NUM_THREADS='1',
+               PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
+    pending = [j for j in jobs if not osp.isfile(osp.join(run_dir, 'records', slug(j) + '.json'))]
+    print(f'{len(jobs)} arms, {len(jobs) - len(pending)} already done, {len(pending)} to run '
+          f'({args.jobs} at a time, {args.budget:g} CPU-s of training each)', flush=True)
+    running = []
+    while pending or running:
+        while pending and len(running) < args.jobs:
+            job = pending.pop(0)
+            out = osp.join(run_dir, 'records', slug(job) + '.json')
+            log = open(osp.join(run_dir, 'logs', slug(job) + '.log'), 'w')
+            proc = subprocess.Popen(command(job, args, out), stdout=log, stderr=subprocess.STDOUT, env=env,
+                                    cwd=ROOT)
+            running.append((proc, job, out, log, time.time()))
+        time.sleep(0.5)
+        for item in list(running):
+            proc, job, out, log, start = item
+            if proc.poll() is None:
+                continue
+            running.remove(item)
+            log.close()
+            ok = proc.returncode == 0 and osp.isfile(out)
+            print(f"[{time.strftime('%H:%M:%S')}] {'done' if ok else 'FAILED'} {slug(job)} "
+                  f'({time.time() - start:.0f} s wall)' + ('' if ok else f' - see {log.name}'), flush=True)
+            if not ok and args.fail_fast:
+                raise RuntimeError(f'arm {slug(job)} failed, see {log.name}')
+            on_done()
+
+
+def load_records(run_dir: str) -> List[dict]:
+    recs = []
+    folder = osp.join(run_dir, 'records')
+    for name in sorted(os.listdir(folder)) if osp.isdir(folder) else []:
+        if name.endswith('.json'):
+            with open(osp.join(folder, name)) as f:
+                recs.append(json.load(f))
+    return recs
+
+
+def write_outputs(run_dir: str, args, stamp: str, started: float, cpu0: float) -> Optional[str]:
+    import report
+    recs = load_records(run_dir)
+    if not recs:
+        return None
+    rows, details = report.aggregate(recs)
+    kids = os.times()
+    details['run'] = dict(command=' '.join(sys.argv), budget_cpu_s=args.budget, seeds=args.seeds,
+                          jobs=args.jobs, quick=args.quick, run_dir=osp.relpath(run_dir, ROOT),
+                          wall_s=round(time.time() - started, 1),
+                          cpu_s=round(kids.children_user + kids.children_system - cpu0, 1),
+                          finished_arms=len(recs), stamp=stamp)
+    os.makedirs(args.out_dir, exist_ok=True)
+    path = osp.join(args.out_dir, f'learning_{stamp}.json')
+    with open(path + '.tmp', 'w') as f:
+        json.dump([{k: r[k] for k in RESULT_KEYS} for r in rows], f, indent=1)
+    os.replace(path + '.tmp', path)
+    with open(path[:-5] + '_details.json', 'w') as f:
+        json.dump(details, f, indent=1)
+    if args.render:
+        report.render(path, args.doc, args.image)
+    return path
+
+
+def main(argv=None) -> Optional[str]:
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p.add_argument('--budget', type=float, default=150., help='training CPU seconds per arm (default 150)')
+    p.add_argument('--seeds', type=int, default=3)
+    p.add_argument('--jobs', type=int, default=2, help='arms side by side (one CPU thread each)')
+    p.add_argument('--datasets', nargs='+', default=list(DATASETS))
+    p.add_argument('--methods', nargs='+', help='method names to keep (default all)')
+    p.add_argument('--ablation', action='store_true', help='also the recipe ablation (SimCLR, cifar)')
+    p.add_argument('--ablation-seeds', type=int, default=2)
+    p.add_argument('--quick', action='store_true', help='CI smoke: the first method, tiny probes, 1 seed')
+    p.add_argument('--out-dir', default=osp.join(ROOT, 'benchmarks', 'results'))
+    p.add_argument('--resume', help='a run directory to complete')
+    p.add_argument('--doc', default=osp.join(ROOT, 'docs', 'evidence.md'))
+    p.add_argument('--image', default=osp.join(ROOT, 'docs', 'images', 'evidence_knn_curves.png'))
+    p.add_argument('--no-render', dest='render', action='store_false')
+    p.add_argument('--render-from', help='only re-render docs/evidence.md from a learning_*.json')
+    p.add_argument('--fail-fast', action='store_true')
+    args = p.parse_args(argv)
+    if args.render_from:
+        import report
+        report.render(args.render_from, args.doc, args.image)
+        return args.render_from
+    if args.quick:
+        args.seeds, args.budget = 1, min(args.budget, 5.)
+    stamp = osp.basename(args.resume.rstrip('/')) if args.resume else time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())
+    run_dir = args.resume or osp.join(args.out_dir, 'learning_runs', stamp)
+    started, t = time.time(), os.times()
+    cpu0 = t.children_user + t.children_system
+    jobs = plan(args)
+    if not jobs:
+        print('no dataset of the protocol is available (../shared/data); nothing to run')
+        return None
+    run_jobs(jobs, args, run_dir, lambda: write_outputs(run_dir, args, stamp, started, cpu0))
+    path = write_outputs(run_dir, args, stamp, started, cpu0)
+    print(f'results: {path}' + (f' and {args.doc}' if args.render else ''))
+    return path
+
+
+if __name__ == '__main__':
+    main()
