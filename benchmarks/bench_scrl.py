@@ -11,10 +11,18 @@ separate that effect from the cost of the boxes.
 
     python benchmarks/bench_scrl.py                       # ResNet-18 and ResNet-50, CPU
     python benchmarks/bench_scrl.py --device cuda --batch-size 64 --depths 50
+    python benchmarks/bench_scrl.py --lars --depths 50    # optimiser step only: TorchLARS vs mmpretrain LARS
+
+``--lars`` times ``optimizer.step()`` alone on the SCRL model (reference heads) with fixed gradients:
+mmpretrain's ``LARS`` with the ``paramwise_cfg.custom_keys`` exclusions the SCRL configs used before
+(one parameter group per parameter, two host syncs per adapted parameter) against ``TorchLARS`` with
+``LARSParamGroupsConstructor`` (two groups, ``torch._foreach_*``), interleaved; the ratio is the median
+over rounds of TorchLARS / mmpretrain.
 
 Target: SCRL step <= 1.10 x BYOL step.
 """
 import argparse
+import logging
 import statistics
 import time
 from typing import Callable, Dict, List
@@ -138,6 +146,55 @@ def bench(depth: int, args) -> Dict[str, float]:
                 num_boxes=float(models['SCRL'].box_generator(*collect_view_geometry(samples)).num_boxes))
 
 
+def lars_wrappers(depth: int, device: str) -> Dict[str, object]:
+    """mmpretrain LARS (old SCRL paramwise_cfg) and TorchLARS (reference groups) on two equal SCRL models."""
+    from mmengine.optim import build_optim_wrapper
+    from mmengine.registry import DefaultScope
+    common = dict(lr=14.4, momentum=0.9, weight_decay=1e-6)  # the 200-epoch peak
+    cfgs = {
+        'mmpretrain LARS': dict(type='OptimWrapper', optimizer=dict(type='LARS', **common),
+                                paramwise_cfg=dict(custom_keys={
+                                    'bn': dict(decay_mult=0, lars_exclude=True),
+                                    'bias': dict(decay_mult=0, lars_exclude=True),
+                                    'neck.bn0.weight': dict(decay_mult=1, lars_exclude=False),
+                                    'predictor.bn0.weight': dict(decay_mult=1, lars_exclude=False)})),
+        'TorchLARS': dict(type='OptimWrapper', constructor='LARSParamGroupsConstructor',
+                          optimizer=dict(type='TorchLARS', **common),
+                          paramwise_cfg=dict(exclude_keywords=('bn', 'bias'), rename={
+                              'backbone.bn1.': 'encoder.1.', 'neck.bn0.': 'projector.net.1.',
+                              'head.predictor.bn0.': 'net.1.'})),
+    }
+    wrappers = {}
+    for name, cfg in cfgs.items():
+        torch.manual_seed(0)
+        model = build('SCRL', depth, device)
+        gen = torch.Generator().manual_seed(1)
+        for p in model.parameters():
+            if p.requires_grad:
+                p.grad = (torch.randn(p.shape, generator=gen) * 1e-3).to(device)
+        logging.disable(logging.WARNING)  # mmengine logs every parameter's options and skipped target
+        try:
+            with DefaultScope.overwrite_default_scope('mmpretrain'):
+                wrappers[name] = build_optim_wrapper(model, cfg)
+        finally:
+            logging.disable(logging.NOTSET)
+    return wrappers
+
+
+def bench_lars(depth: int, args) -> None:
+    from timing import interleaved_times, paired_ratio
+    wrappers = lars_wrappers(depth, args.device)
+    groups = {k: len(w.optimizer.param_groups) for k, w in wrappers.items()}
+    times = interleaved_times({k: w.optimizer.step for k, w in wrappers.items()}, args.steps, args.warmup,
+                              args.device)
+    med = {k: statistics.median(v) for k, v in times.items()}
+    ratio = paired_ratio(times, 'TorchLARS', 'mmpretrain LARS')
+    print(f'R{depth} optimiser step: mmpretrain LARS {med["mmpretrain LARS"] * 1e3:.1f} ms '
+          f'({groups["mmpretrain LARS"]} groups), TorchLARS {med["TorchLARS"] * 1e3:.1f} ms '
+          f'({groups["TorchLARS"]} groups); TorchLARS / mmpretrain = {ratio:.3f} '
+          f'(median of {args.steps} paired rounds)', flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--depths', type=int, nargs='+', default=[18, 50])
@@ -149,10 +206,17 @@ def main() -> None:
     parser.add_argument('--threads', type=int, default=None, help='torch CPU threads')
     parser.add_argument('--per-view', action='store_true',
                         help='also time SCRL with one backbone pass per view, as BYOL does')
+    parser.add_argument('--lars', action='store_true',
+                        help='time the optimiser step only: TorchLARS vs mmpretrain LARS')
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    MessageHub.get_current_instance().update_info('max_iters', 10000)  # CosineEMA's schedule
+    MessageHub.get_current_instance().update_info('max_iters', 10000)  # the target's EMA schedule
+    if args.lars:
+        print(f'device={args.device} threads={torch.get_num_threads()}')
+        for depth in args.depths:
+            bench_lars(depth, args)
+        return
     print(f'device={args.device} threads={torch.get_num_threads()} batch={args.batch_size} '
           f'size={args.size} steps={args.steps} (median after {args.warmup} warm-up)')
     print(f'{"backbone":<10}{"BYOL s/step":>13}{"SCRL s/step":>13}{"SCRL/BYOL":>11}'

@@ -218,11 +218,13 @@ def runner_cfg(tmp_path, dataset, size=64, max_iters=2, batch_size=4):
         train_dataloader=dict(batch_size=batch_size, num_workers=0,
                               sampler=dict(type='DefaultSampler', shuffle=True),
                               collate_fn=dict(type='default_collate'), dataset=dataset),
-        optim_wrapper=dict(type='OptimWrapper',
-                           optimizer=dict(type='LARS', lr=0.1, weight_decay=1e-6, momentum=0.9),
-                           paramwise_cfg=dict(custom_keys={
-                               'bn': dict(decay_mult=0, lars_exclude=True),
-                               'bias': dict(decay_mult=0, lars_exclude=True)})),
+        # the reference's optimiser (configs/scrl/_base_/scrl_lars_coslr.py) with a warm-up scheduler
+        optim_wrapper=dict(type='OptimWrapper', constructor='LARSParamGroupsConstructor',
+                           optimizer=dict(type='TorchLARS', lr=0.1, weight_decay=1e-6, momentum=0.9),
+                           paramwise_cfg=dict(exclude_keywords=('bn', 'bias'), rename={
+                               'backbone.bn1.': 'encoder.1.', 'neck.bn0.': 'projector.net.1.',
+                               'head.predictor.bn0.': 'net.1.'})),
+        param_scheduler=[dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=max_iters)],
         train_cfg=dict(type='IterBasedTrainLoop', max_iters=max_iters),
         default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=1000),
                            logger=dict(type='LoggerHook', interval=1)),
@@ -242,6 +244,8 @@ def _train(cfg):
     assert 'train/num_boxes' in scalars
     after = runner.model.backbone.state_dict()
     assert any(not torch.equal(before[k], after[k]) for k in before if after[k].is_floating_point())
+    groups = runner.optim_wrapper.optimizer.param_groups
+    assert [g['lars_adaptation'] for g in groups] == [True, False]
     return runner, scalars
 
 
