@@ -26,12 +26,9 @@ SELFPATCH_SCALES = ((0.25, 1.0), (0.05, 0.25))
 
 # config: (model, per-GPU batch, GPUs, lr, epochs, (global scale, local scale), dataset)
 RECIPES = {
-    'dino/dino_vit-small-p16_8xb64-coslr-100e_in1k.py':
-    ('DINO', 64, 8, 1e-3, 100, DINO_SCALES, 'ImageNet'),
-    'dino/dino_vit-small-p16_8xb128-coslr-300e_in1k.py':
-    ('DINO', 128, 8, 2e-3, 300, DINO_SCALES, 'ImageNet'),
-    'dino/dino_vit-small-p16_8xb64-coslr-100e_coco.py':
-    ('DINO', 64, 8, 1e-3, 100, DINO_SCALES, 'UnlabeledImages'),
+    'dino/dino_vit-small-p16_8xb64-coslr-100e_in1k.py': ('DINO', 64, 8, 1e-3, 100, DINO_SCALES, 'ImageNet'),
+    'dino/dino_vit-small-p16_8xb128-coslr-300e_in1k.py': ('DINO', 128, 8, 2e-3, 300, DINO_SCALES, 'ImageNet'),
+    'dino/dino_vit-small-p16_8xb64-coslr-100e_coco.py': ('DINO', 64, 8, 1e-3, 100, DINO_SCALES, 'UnlabeledImages'),
     'selfpatch/selfpatch_vit-small-p16_8xb128-coslr-300e_in1k.py':
     ('SelfPatch', 128, 8, 2e-3, 300, SELFPATCH_SCALES, 'ImageNet'),
     'selfpatch/selfpatch_vit-small-p16_8xb128-coslr-300e_coco.py':
@@ -44,8 +41,11 @@ def load(name: str) -> Config:
 
 
 def test_every_full_scale_config_is_pinned():
-    found = {str(p.relative_to(ROOT / 'configs')) for d in ('dino', 'selfpatch')
-             for p in (ROOT / 'configs' / d).glob('*.py') if '_demo' not in p.name and '-cpu_' not in p.name}
+    found = {
+        str(p.relative_to(ROOT / 'configs'))
+        for d in ('dino', 'selfpatch')
+        for p in (ROOT / 'configs' / d).glob('*.py') if '_demo' not in p.name and '-cpu_' not in p.name
+    }
     assert found == set(RECIPES)
 
 
@@ -53,15 +53,14 @@ def check_head(cfg: dict, out_channels: int) -> None:
     head = MODELS.build(cfg)
     mlp = [m for m in head.mlp if hasattr(m, 'weight')]
     dims = (mlp[0].in_features, mlp[0].out_features, mlp[-1].out_features)
-    assert dims == HEAD_DIMS and len(mlp) == 3 and not any(type(m).__name__.startswith('BatchNorm')
-                                                          for m in head.mlp)
+    assert dims == HEAD_DIMS and len(mlp) == 3 and not any(type(m).__name__.startswith('BatchNorm') for m in head.mlp)
     assert tuple(head.last_layer.weight_v.shape) == (out_channels, HEAD_DIMS[-1])
     assert not head.last_layer.weight_g.requires_grad  # norm_last_layer=True
 
 
 def check_loss(cfg: dict, out_channels: int) -> None:
-    assert (cfg.out_channels, cfg.student_temp, cfg.teacher_temp, cfg.center_momentum) == (
-        out_channels, STUDENT_TEMP, TEACHER_TEMP, CENTER_MOMENTUM)
+    assert (cfg.out_channels, cfg.student_temp, cfg.teacher_temp,
+            cfg.center_momentum) == (out_channels, STUDENT_TEMP, TEACHER_TEMP, CENTER_MOMENTUM)
 
 
 @pytest.mark.parametrize('name', sorted(RECIPES))
@@ -73,8 +72,8 @@ def test_recipe_values(name):
     # model
     m = cfg.model
     assert m.type == model and m.num_global_crops == 2
-    assert (m.backbone.arch, m.backbone.patch_size, m.backbone.img_size, m.backbone.drop_path_rate) == (
-        'deit-small', 16, GLOBAL_SIZE, DROP_PATH)
+    assert (m.backbone.arch, m.backbone.patch_size, m.backbone.img_size,
+            m.backbone.drop_path_rate) == ('deit-small', 16, GLOBAL_SIZE, DROP_PATH)
     check_head(m.neck, 65536)
     check_loss(m.loss, 65536)
     if model == 'DINO':
@@ -92,8 +91,8 @@ def test_recipe_values(name):
     crop = [t for t in loader.dataset.pipeline if t.type == 'DINOMultiCrop']
     assert len(crop) == 1
     crop = crop[0]
-    assert (crop.global_crop_size, crop.local_crop_size, crop.num_local_crops) == (
-        GLOBAL_SIZE, LOCAL_SIZE, NUM_LOCAL_CROPS)
+    assert (crop.global_crop_size, crop.local_crop_size, crop.num_local_crops) == (GLOBAL_SIZE, LOCAL_SIZE,
+                                                                                   NUM_LOCAL_CROPS)
     assert (tuple(crop.global_crop_scale), tuple(crop.local_crop_scale)) == (g_scale, l_scale)
     # optimisation: lr 5e-4 x total / 256, 10 warm-up epochs, cosine to 1e-6; wd cosine 0.04 -> 0.4
     assert lr == pytest.approx(5e-4 * total / 256)
@@ -107,13 +106,19 @@ def test_recipe_values(name):
     common = dict(by_epoch=True, convert_to_iter_based=True)
     assert warmup == dict(type='LinearLR', start_factor=1e-6, begin=0, end=WARMUP_EPOCHS, **common)
     assert cosine == dict(type='CosineAnnealingLR', eta_min=MIN_LR, begin=WARMUP_EPOCHS, end=epochs, **common)
-    assert wd == dict(type='CosineAnnealingParamScheduler', param_name='weight_decay',
-                      eta_min_ratio=WD_END / WD, begin=0, end=epochs, **common)
+    assert wd == dict(
+        type='CosineAnnealingParamScheduler',
+        param_name='weight_decay',
+        eta_min_ratio=WD_END / WD,
+        begin=0,
+        end=epochs,
+        **common)
     # hooks: teacher temperature constant 0.04, teacher momentum cosine 0.996 -> 1, last layer frozen for
     # 1 epoch, per-parameter clipping at 3
     hooks = {h.type: h for h in cfg.custom_hooks}
-    assert list(hooks) == ['DINOTeacherTempHook', 'DINOTeacherMomentumHook', 'DINOFreezeLastLayerHook',
-                           'PerParamGradClipHook']
+    assert list(hooks) == [
+        'DINOTeacherTempHook', 'DINOTeacherMomentumHook', 'DINOFreezeLastLayerHook', 'PerParamGradClipHook'
+    ]
     temp = hooks['DINOTeacherTempHook']
     assert (temp.warmup_teacher_temp, temp.teacher_temp, temp.warmup_epochs) == (TEACHER_TEMP, TEACHER_TEMP, 0)
     momentum = hooks['DINOTeacherMomentumHook']
@@ -122,16 +127,21 @@ def test_recipe_values(name):
     assert hooks['PerParamGradClipHook'].max_norm == CLIP_GRAD
 
 
-@pytest.mark.parametrize('name', ['dino_vit-small-p16_8xb64-coslr-100e_coco.py',
-                                  'selfpatch_vit-small-p16_8xb128-coslr-300e_coco.py'])
+@pytest.mark.parametrize(
+    'name', ['dino_vit-small-p16_8xb64-coslr-100e_coco.py', 'selfpatch_vit-small-p16_8xb128-coslr-300e_coco.py'])
 def test_coco_configs_are_the_imagenet_recipe_on_coco_images(name):
     coco = load(f'{name.split("_")[0]}/{name}')
-    in1k = {'dino': 'dino/dino_vit-small-p16_8xb64-coslr-100e_in1k.py',
-            'selfpatch': 'selfpatch/selfpatch_vit-small-p16_8xb128-coslr-300e_in1k.py'}[name.split('_')[0]]
+    in1k = {
+        'dino': 'dino/dino_vit-small-p16_8xb64-coslr-100e_in1k.py',
+        'selfpatch': 'selfpatch/selfpatch_vit-small-p16_8xb128-coslr-300e_in1k.py'
+    }[name.split('_')[0]]
     in1k = load(in1k)
     assert coco.train_dataloader.dataset == dict(
-        type='UnlabeledImages', data_root='data/coco/', ann_file='annotations/instances_train2017.json',
-        data_prefix='train2017', pipeline=in1k.train_dataloader.dataset.pipeline)
+        type='UnlabeledImages',
+        data_root='data/coco/',
+        ann_file='annotations/instances_train2017.json',
+        data_prefix='train2017',
+        pipeline=in1k.train_dataloader.dataset.pipeline)
     for key in ('model', 'optim_wrapper', 'param_scheduler', 'train_cfg', 'custom_hooks', 'auto_scale_lr'):
         assert coco[key] == in1k[key], key
 
@@ -149,8 +159,9 @@ def test_selfpatch_vit_s_model_builds_with_6_heads():
     assert backbone_params == 295_296 + 196 * 384 + 12 * 1_774_464
 
 
-@pytest.mark.parametrize('name', ['dino/dino_vit-tiny-p8_1xb32-coslr-10e_demo.py',
-                                  'selfpatch/selfpatch_vit-tiny-p8_1xb32-coslr-10e_demo.py'])
+@pytest.mark.parametrize(
+    'name',
+    ['dino/dino_vit-tiny-p8_1xb32-coslr-10e_demo.py', 'selfpatch/selfpatch_vit-tiny-p8_1xb32-coslr-10e_demo.py'])
 def test_demo_configs_load(name):
     cfg = load(name)
     assert cfg.model.backbone.arch == 'deit-tiny' and cfg.train_dataloader.dataset.type == 'SyntheticScenes'

@@ -38,9 +38,14 @@ def patch_box(p: int, grid_w: int, patch: float) -> Tuple[int, int, int, int]:
     return int(col * patch), int(row * patch), int((col + 1) * patch), int((row + 1) * patch)
 
 
-def draw_neighbours(img: np.ndarray, grid: Tuple[int, int], patches: Sequence[int],
-                    candidates: torch.Tensor, cand_valid: torch.Tensor, matched: torch.Tensor,
-                    matched_valid: torch.Tensor, scale: int = 3) -> np.ndarray:
+def draw_neighbours(img: np.ndarray,
+                    grid: Tuple[int, int],
+                    patches: Sequence[int],
+                    candidates: torch.Tensor,
+                    cand_valid: torch.Tensor,
+                    matched: torch.Tensor,
+                    matched_valid: torch.Tensor,
+                    scale: int = 3) -> np.ndarray:
     """One panel per chosen patch, side by side.
 
     Args:
@@ -55,8 +60,7 @@ def draw_neighbours(img: np.ndarray, grid: Tuple[int, int], patches: Sequence[in
         np.ndarray: the BGR canvas.
     """
     h, w = grid
-    big = cv2.resize(img, (img.shape[1] * scale, img.shape[0] * scale),
-                     interpolation=cv2.INTER_NEAREST)
+    big = cv2.resize(img, (img.shape[1] * scale, img.shape[0] * scale), interpolation=cv2.INTER_NEAREST)
     patch = big.shape[0] / h
     panels = []
     for p in patches:
@@ -71,8 +75,8 @@ def draw_neighbours(img: np.ndarray, grid: Tuple[int, int], patches: Sequence[in
         for rank, q in enumerate(matched[p][matched_valid[p]].tolist(), 1):
             x1, y1, x2, y2 = patch_box(q, w, patch)
             cv2.rectangle(panel, (x1 + 2, y1 + 2), (x2 - 3, y2 - 3), GREEN, 2)
-            cv2.putText(panel, str(rank), (x1 + 4, y2 - 6), cv2.FONT_HERSHEY_SIMPLEX,
-                        max(patch / 40, 0.35), GREEN, 1, cv2.LINE_AA)
+            cv2.putText(panel, str(rank), (x1 + 4, y2 - 6), cv2.FONT_HERSHEY_SIMPLEX, max(patch / 40, 0.35), GREEN, 1,
+                        cv2.LINE_AA)
         x1, y1, x2, y2 = patch_box(p, w, patch)
         cv2.rectangle(panel, (x1, y1), (x2 - 1, y2 - 1), RED, 2)
         panels.append(np.pad(panel, ((0, 0), (0, 6), (0, 0)), constant_values=255))
@@ -108,8 +112,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     src = parser.add_mutually_exclusive_group(required=True)
     src.add_argument('--image', help='image file')
     src.add_argument('--synthetic', type=int, help='index of an embedded synthetic scene')
-    parser.add_argument('--patches', type=int, nargs='+', help='row-major patch indices '
-                        '(default: a corner, an edge and two inner patches)')
+    parser.add_argument(
+        '--patches',
+        type=int,
+        nargs='+',
+        help='row-major patch indices '
+        '(default: a corner, an edge and two inner patches)')
     parser.add_argument('--size', type=int, help="input size (default: the backbone's img_size)")
     parser.add_argument('--student', action='store_true', help='match with the student instead')
     parser.add_argument('--no-wrap', action='store_true', help='plain borders instead of the torus')
@@ -128,8 +136,7 @@ def main(argv=None) -> str:
         if img is None:
             raise FileNotFoundError(f'cannot read image {args.image!r}')
     else:
-        img = DATASETS.build(dict(type='SyntheticScenes', num_images=args.synthetic + 1))[
-            args.synthetic]['img']
+        img = DATASETS.build(dict(type='SyntheticScenes', num_images=args.synthetic + 1))[args.synthetic]['img']
     size = args.size or int(cfg.model.backbone.get('img_size', 224))
     img, x = preprocess(img, cfg, size)
     modules = model.student_modules() if args.student else model.teacher

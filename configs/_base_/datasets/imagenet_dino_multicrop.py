@@ -3,10 +3,7 @@
 # blur p 1.0 / 0.1 / 0.5, solarisation p 0.2 on the second global crop. The crop boxes are recorded
 # (DINOMultiCrop is a MultiViewWithGeometry). 64 images per GPU as main_dino.py's default.
 data_preprocessor = dict(
-    type='SelfSupDataPreprocessor',
-    mean=[123.675, 116.28, 103.53],
-    std=[58.395, 57.12, 57.375],
-    to_rgb=True)
+    type='SelfSupDataPreprocessor', mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], to_rgb=True)
 multicrop = dict(
     type='DINOMultiCrop',
     global_crop_size=224,

@@ -7,10 +7,7 @@
 model = dict(
     type='DINO',
     data_preprocessor=dict(
-        type='SelfSupDataPreprocessor',
-        mean=[123.675, 116.28, 103.53],
-        std=[58.395, 57.12, 57.375],
-        to_rgb=True),
+        type='SelfSupDataPreprocessor', mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], to_rgb=True),
     backbone=dict(
         type='VisionTransformer',
         arch='deit-small',
@@ -25,6 +22,5 @@ model = dict(
         hidden_channels=2048,
         bottleneck_channels=256,
         norm_last_layer=True),
-    loss=dict(type='DINOLoss', out_channels=65536, student_temp=0.1, teacher_temp=0.04,
-              center_momentum=0.9),
+    loss=dict(type='DINOLoss', out_channels=65536, student_temp=0.1, teacher_temp=0.04, center_momentum=0.9),
     num_global_crops=2)

@@ -5,10 +5,7 @@
 model = dict(
     type='SelfPatch',
     data_preprocessor=dict(
-        type='SelfSupDataPreprocessor',
-        mean=[123.675, 116.28, 103.53],
-        std=[58.395, 57.12, 57.375],
-        to_rgb=True),
+        type='SelfSupDataPreprocessor', mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], to_rgb=True),
     backbone=dict(
         type='VisionTransformer',
         arch='deit-small',
@@ -21,10 +18,8 @@ model = dict(
     aggregator=dict(type='ClassAttentionAggregator', embed_dims=384, num_heads=6, num_blocks=2),
     neck=dict(type='DINONeck', in_channels=384, out_channels=65536, norm_last_layer=True),
     patch_neck=dict(type='DINONeck', in_channels=384, out_channels=4096, norm_last_layer=True),
-    loss=dict(type='DINOLoss', out_channels=65536, student_temp=0.1, teacher_temp=0.04,
-              center_momentum=0.9),
-    patch_loss=dict(type='SelfPatchLoss', out_channels=4096, student_temp=0.1, teacher_temp=0.04,
-                    center_momentum=0.9),
+    loss=dict(type='DINOLoss', out_channels=65536, student_temp=0.1, teacher_temp=0.04, center_momentum=0.9),
+    patch_loss=dict(type='SelfPatchLoss', out_channels=4096, student_temp=0.1, teacher_temp=0.04, center_momentum=0.9),
     patch_loss_weight=0.1,
     num_neighbours=4,
     kernel_size=3,

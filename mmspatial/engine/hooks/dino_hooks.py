@@ -79,8 +79,11 @@ class DINOTeacherTempHook(Hook):
 
     priority = 'NORMAL'
 
-    def __init__(self, warmup_teacher_temp: float = 0.04, teacher_temp: float = 0.04,
-                 warmup_epochs: int = 0, warmup_iters: Optional[int] = None) -> None:
+    def __init__(self,
+                 warmup_teacher_temp: float = 0.04,
+                 teacher_temp: float = 0.04,
+                 warmup_epochs: int = 0,
+                 warmup_iters: Optional[int] = None) -> None:
         if warmup_teacher_temp <= 0 or teacher_temp <= 0:
             raise ValueError(f'teacher temperatures must be > 0, got {warmup_teacher_temp}, '
                              f'{teacher_temp}')
@@ -98,11 +101,9 @@ class DINOTeacherTempHook(Hook):
 
     def current_temp(self, runner) -> float:
         if self.warmup_iters is not None:
-            return teacher_temp_at(runner.iter, self.warmup_iters, self.warmup_teacher_temp,
-                                   self.teacher_temp)
+            return teacher_temp_at(runner.iter, self.warmup_iters, self.warmup_teacher_temp, self.teacher_temp)
         epoch = runner.iter // _iters_per_epoch(runner)
-        return teacher_temp_at(epoch, self.warmup_epochs, self.warmup_teacher_temp,
-                               self.teacher_temp)
+        return teacher_temp_at(epoch, self.warmup_epochs, self.warmup_teacher_temp, self.teacher_temp)
 
     def before_train(self, runner) -> None:
         if not self.find_losses(runner.model):
@@ -177,7 +178,9 @@ class DINOFreezeLastLayerHook(Hook):
 
     priority = 'NORMAL'
 
-    def __init__(self, freeze_epochs: int = 1, freeze_iters: Optional[int] = None,
+    def __init__(self,
+                 freeze_epochs: int = 1,
+                 freeze_iters: Optional[int] = None,
                  name_pattern: str = 'last_layer') -> None:
         if freeze_epochs < 0 or (freeze_iters is not None and freeze_iters < 0):
             raise ValueError(f'freeze lengths must be >= 0, got epochs={freeze_epochs}, '
@@ -196,8 +199,7 @@ class DINOFreezeLastLayerHook(Hook):
 
     def before_train(self, runner) -> None:
         model = _unwrap(runner.model)
-        self._params = [p for n, p in model.named_parameters()
-                        if self.name_pattern in n and p.requires_grad]
+        self._params = [p for n, p in model.named_parameters() if self.name_pattern in n and p.requires_grad]
         if not self._params:
             raise RuntimeError(f'DINOFreezeLastLayerHook: no trainable parameter of '
                                f'{type(model).__name__} has {self.name_pattern!r} in its name')

@@ -69,8 +69,8 @@ class DINO(BaseSelfSupervisor):
                  pretrained: Optional[str] = None,
                  data_preprocessor: Optional[Union[dict, nn.Module]] = None,
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
-        super().__init__(backbone=backbone, neck=neck, pretrained=pretrained,
-                         data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        super().__init__(
+            backbone=backbone, neck=neck, pretrained=pretrained, data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self._setup_dino(loss, num_global_crops)
         self.teacher = self._build_teacher()
 
@@ -97,8 +97,7 @@ class DINO(BaseSelfSupervisor):
     def _param_pairs(self):
         """Yield ``(teacher_param, student_param)``, checked to have matching names."""
         student = nn.ModuleDict(self.student_modules())
-        for (name_t, p_t), (name_s, p_s) in zip(self.teacher.named_parameters(),
-                                                student.named_parameters()):
+        for (name_t, p_t), (name_s, p_s) in zip(self.teacher.named_parameters(), student.named_parameters()):
             if name_t != name_s or p_t.shape != p_s.shape:
                 raise RuntimeError(f'teacher/student mismatch: {name_t} vs {name_s}')
             yield p_t, p_s

@@ -5,30 +5,12 @@ CVPR 2022, https://arxiv.org/abs/2206.07990. Reference code: alinlab/SelfPatch@8
 (``main_selfpatch.py``: ``MultiCropWrapper``, ``DINOLoss``, ``train_one_epoch``;
 ``selfpatch_vision_transformer.py``: the ViT without class token, ``SelfPatchHead``, ``DINOHead``).
 
-Per crop (global and local), for student and teacher alike:
-
-1. a ViT without class token gives patch tokens ``x`` (position embeddings over patches only, no
-   final norm: ``VisionTransformer(with_cls_token=False, out_type='featmap', final_norm=False)``);
-2. a class-attention module (``ClassAttentionAggregator``) gives the image token; the student's patch
-   tokens are ``LN(x_i)``;
-3. teacher only: each patch ``i`` is matched with the ``k = 4`` most cosine-similar of its 8
-   neighbours (3x3 window, teacher tokens) and a copy of the class token attends over those 4 (not
-   over ``i``) with the same CA blocks: ``y_i``;
-4. two DINO projection heads: image (65536) and patch (4096).
-
-Loss = DINO image loss (teacher global crops vs student crops of other views)
-+ ``patch_loss_weight`` (0.1) x patch loss (every crop: teacher ``y_i`` vs student ``LN(x_i)`` of the
-same crop), each with its own centre. The teacher processes the local crops too.
-
-Choices (reference by default, alternative as option):
-
-* ``wrap_neighbours=True``: the window wraps around the grid borders (torus) as the reference's
-  ``get_local_index``; ``False`` drops out-of-grid neighbours (fewer candidates at the border; a patch
-  with fewer than ``k`` valid neighbours attends over the valid ones). Any grid size works (the
-  reference asserts 14x14 or 6x6).
-* ``center_on_all_crops=True``: the image centre is updated with the teacher's image outputs of all
-  crops, local ones included (``update_center(torch.cat(teacher_cls))`` in the reference), unlike DINO
-  where only global crops enter it; ``False`` gives DINO's rule.
+Contract: :meth:`SelfPatch.loss` takes ``DINOMultiCrop`` crops (global first) and returns ``loss_image``
+(DINO's loss on the class-attention image tokens) and ``loss_patch`` (``patch_loss_weight`` x the
+same-view cross-entropy between the teacher's aggregated top-``k`` neighbour tokens and the student's own
+patch tokens, every crop). The teacher sees every crop; everything else is :class:`DINO`. The method step
+by step, the reference quirks kept by default (torus neighbourhood, image centre over all crops) and their
+options: ``configs/selfpatch/README.md``.
 """
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
@@ -61,8 +43,10 @@ class SelfPatch(DINO):
         patch_loss_weight (float): weight of the patch loss. Defaults to 0.1.
         num_neighbours (int): matched neighbours per patch (``k_num``). Defaults to 4.
         kernel_size (int): neighbourhood window. Defaults to 3.
-        wrap_neighbours (bool): torus neighbourhood (reference). Defaults to True.
-        center_on_all_crops (bool): image centre over all crops (reference). Defaults to True.
+        wrap_neighbours (bool): torus neighbourhood (reference ``get_local_index``); False drops and
+            masks out-of-grid neighbours. Defaults to True.
+        center_on_all_crops (bool): image centre over the teacher outputs of all crops (reference);
+            False: global crops only, as DINO. Defaults to True.
         num_global_crops (int): Defaults to 2.
         pretrained, data_preprocessor, init_cfg: see :class:`DINO`.
     """
@@ -84,8 +68,13 @@ class SelfPatch(DINO):
                  data_preprocessor: Optional[Union[dict, nn.Module]] = None,
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
         # DINO.__init__ would build the teacher before the SelfPatch modules exist: set up by hand.
-        BaseSelfSupervisor.__init__(self, backbone=backbone, neck=neck, pretrained=pretrained,
-                                    data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        BaseSelfSupervisor.__init__(
+            self,
+            backbone=backbone,
+            neck=neck,
+            pretrained=pretrained,
+            data_preprocessor=data_preprocessor,
+            init_cfg=init_cfg)
         self._setup_dino(loss, num_global_crops)
         if num_neighbours < 1:
             raise ValueError(f'num_neighbours must be >= 1, got {num_neighbours}')

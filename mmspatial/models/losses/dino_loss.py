@@ -40,7 +40,10 @@ class CenteredDistillationLoss(nn.Module):
         center_momentum (float): EMA momentum of the centre. Defaults to 0.9.
     """
 
-    def __init__(self, out_channels: int, student_temp: float = 0.1, teacher_temp: float = 0.04,
+    def __init__(self,
+                 out_channels: int,
+                 student_temp: float = 0.1,
+                 teacher_temp: float = 0.04,
                  center_momentum: float = 0.9) -> None:
         super().__init__()
         for name, value in (('student_temp', student_temp), ('teacher_temp', teacher_temp)):
@@ -84,7 +87,9 @@ class DINOLoss(CenteredDistillationLoss):
     first ``len(teacher_outputs)`` views, i.e. the global crops); those same-view pairs are skipped.
     """
 
-    def forward(self, student_outputs: Sequence[Tensor], teacher_outputs: Sequence[Tensor],
+    def forward(self,
+                student_outputs: Sequence[Tensor],
+                teacher_outputs: Sequence[Tensor],
                 update_center: bool = True) -> Tensor:
         """Compute the loss.
 

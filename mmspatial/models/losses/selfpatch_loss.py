@@ -30,7 +30,9 @@ class SelfPatchLoss(CenteredDistillationLoss):
     uses ``out_channels=4096``, the same temperatures and centre momentum as the image loss).
     """
 
-    def forward(self, student_outputs: Sequence[Tensor], teacher_outputs: Sequence[Tensor],
+    def forward(self,
+                student_outputs: Sequence[Tensor],
+                teacher_outputs: Sequence[Tensor],
                 update_center: bool = True) -> Tensor:
         """Compute the loss.
 

@@ -6,10 +6,8 @@ https://arxiv.org/abs/2103.17239). A learnable class token attends (2 blocks) ov
 patch tokens; the patch tokens are never updated. The reference class is named ``LayerScale_*`` but
 applies no LayerScale gamma, and neither do we.
 
-Efficiency (same result as the reference up to float rounding): LayerNorm and the key/value
-projections act token-wise, so for every block the keys and values of all backbone tokens are computed
-once and shared by the image class token and by every patch's neighbour set, instead of being
-recomputed for each of the ``N`` sets of ``k`` gathered neighbours.
+The keys and values of every block are computed once per backbone token and shared by the image token
+and all neighbour sets (the reference's result up to float rounding; ``configs/selfpatch/README.md``).
 """
 from typing import Optional, Tuple
 
@@ -43,8 +41,12 @@ class ClassAttentionBlock(nn.Module):
         norm_eps (float): LayerNorm epsilon. Defaults to 1e-6.
     """
 
-    def __init__(self, embed_dims: int, num_heads: int, mlp_ratio: float = 4.,
-                 qkv_bias: bool = True, norm_eps: float = 1e-6) -> None:
+    def __init__(self,
+                 embed_dims: int,
+                 num_heads: int,
+                 mlp_ratio: float = 4.,
+                 qkv_bias: bool = True,
+                 norm_eps: float = 1e-6) -> None:
         super().__init__()
         if embed_dims % num_heads:
             raise ValueError(f'embed_dims {embed_dims} is not divisible by num_heads {num_heads}')
@@ -68,8 +70,7 @@ class ClassAttentionBlock(nn.Module):
         m, length, c = x.shape
         return x.view(m, length, self.num_heads, c // self.num_heads).transpose(1, 2)
 
-    def forward(self, cls: Tensor, ctx_k: Tensor, ctx_v: Tensor,
-                ctx_mask: Optional[Tensor] = None) -> Tensor:
+    def forward(self, cls: Tensor, ctx_k: Tensor, ctx_v: Tensor, ctx_mask: Optional[Tensor] = None) -> Tensor:
         """Update class tokens.
 
         Args:
@@ -116,15 +117,18 @@ class ClassAttentionAggregator(nn.Module):
         norm_eps (float): LayerNorm epsilon. Defaults to 1e-6.
     """
 
-    def __init__(self, embed_dims: int, num_heads: int, num_blocks: int = 2, mlp_ratio: float = 4.,
-                 qkv_bias: bool = True, norm_eps: float = 1e-6) -> None:
+    def __init__(self,
+                 embed_dims: int,
+                 num_heads: int,
+                 num_blocks: int = 2,
+                 mlp_ratio: float = 4.,
+                 qkv_bias: bool = True,
+                 norm_eps: float = 1e-6) -> None:
         super().__init__()
         self.embed_dims = embed_dims
         self.cls_token = nn.Parameter(torch.zeros(1, embed_dims))
-        self.blocks = nn.ModuleList([
-            ClassAttentionBlock(embed_dims, num_heads, mlp_ratio, qkv_bias, norm_eps)
-            for _ in range(num_blocks)
-        ])
+        self.blocks = nn.ModuleList(
+            [ClassAttentionBlock(embed_dims, num_heads, mlp_ratio, qkv_bias, norm_eps) for _ in range(num_blocks)])
         self.norm = nn.LayerNorm(embed_dims, eps=norm_eps)
         nn.init.trunc_normal_(self.cls_token, std=.02)
         self.apply(_trunc_normal_init)
@@ -149,7 +153,9 @@ class ClassAttentionAggregator(nn.Module):
         kv = [blk.context_kv(x) for blk in self.blocks]
         return self.norm(self._image_token(kv)), self.norm(x)
 
-    def forward_neighbours(self, x: Tensor, nb_index: Tensor,
+    def forward_neighbours(self,
+                           x: Tensor,
+                           nb_index: Tensor,
                            nb_valid: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:
         """Image token and per-patch aggregated neighbour tokens.
 
@@ -174,4 +180,3 @@ class ClassAttentionAggregator(nn.Module):
             nb_v = val.reshape(b * n, c)[flat_idx].view(b * n, k, c)
             y = blk(y, nb_k, nb_v, mask)
         return self.norm(cls), self.norm(y.view(b, n, c))
-

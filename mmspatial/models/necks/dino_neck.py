@@ -76,8 +76,13 @@ class DINONeck(nn.Module):
             False for ViT-S in its README).
     """
 
-    def __init__(self, in_channels: int, out_channels: int, hidden_channels: int = 2048,
-                 bottleneck_channels: int = 256, num_layers: int = 3, use_bn: bool = False,
+    def __init__(self,
+                 in_channels: int,
+                 out_channels: int,
+                 hidden_channels: int = 2048,
+                 bottleneck_channels: int = 256,
+                 num_layers: int = 3,
+                 use_bn: bool = False,
                  norm_last_layer: bool = True) -> None:
         super().__init__()
         if num_layers < 1:

@@ -18,7 +18,10 @@ from torch import Tensor
 __all__ = ['patch_neighbour_index', 'match_top_k_neighbours', 'NeighbourIndexCache']
 
 
-def patch_neighbour_index(grid_h: int, grid_w: int, kernel_size: int = 3, wrap: bool = True,
+def patch_neighbour_index(grid_h: int,
+                          grid_w: int,
+                          kernel_size: int = 3,
+                          wrap: bool = True,
                           device: torch.device = None) -> Tuple[Tensor, Tensor]:
     """Indices of the ``kernel_size**2 - 1`` neighbours of every patch of an ``H x W`` grid.
 
@@ -75,13 +78,11 @@ class NeighbourIndexCache:
     def __call__(self, grid_h: int, grid_w: int, device: torch.device) -> Tuple[Tensor, Tensor]:
         key = (grid_h, grid_w, str(device))
         if key not in self._cache:
-            self._cache[key] = patch_neighbour_index(grid_h, grid_w, self.kernel_size, self.wrap,
-                                                     device)
+            self._cache[key] = patch_neighbour_index(grid_h, grid_w, self.kernel_size, self.wrap, device)
         return self._cache[key]
 
 
-def match_top_k_neighbours(tokens: Tensor, index: Tensor, valid: Tensor,
-                           k: int) -> Tuple[Tensor, Tensor]:
+def match_top_k_neighbours(tokens: Tensor, index: Tensor, valid: Tensor, k: int) -> Tuple[Tensor, Tensor]:
     """SelfPatch's positive matching: the ``k`` neighbours most cosine-similar to each patch.
 
     Args:

@@ -10,30 +10,32 @@ from mmengine.logging import MessageHub
 from mmengine.optim import CosineAnnealingParamScheduler, OptimWrapper
 
 import mmspatial  # noqa: F401
-from mmspatial.engine.hooks.dino_hooks import (DINOFreezeLastLayerHook, DINOTeacherMomentumHook,
-                                               DINOTeacherTempHook, PerParamGradClipHook,
-                                               teacher_momentum_at, teacher_temp_at)
+from mmspatial.engine.hooks.dino_hooks import (DINOFreezeLastLayerHook, DINOTeacherMomentumHook, DINOTeacherTempHook,
+                                               PerParamGradClipHook, teacher_momentum_at, teacher_temp_at)
 from mmspatial.engine.optimizers.dino_param_groups import dino_param_groups
 from mmspatial.models.losses.dino_loss import DINOLoss
 from mmspatial.models.losses.selfpatch_loss import SelfPatchLoss
 
 
 def runner_stub(model, it=0, iters_per_epoch=4, max_iters=100, optimizer=None):
-    return SimpleNamespace(model=model, iter=it, max_iters=max_iters,
-                           train_dataloader=[None] * iters_per_epoch,
-                           message_hub=MessageHub.get_instance('test_dino_hooks'),
-                           optim_wrapper=OptimWrapper(optimizer) if optimizer else None)
+    return SimpleNamespace(
+        model=model,
+        iter=it,
+        max_iters=max_iters,
+        train_dataloader=[None] * iters_per_epoch,
+        message_hub=MessageHub.get_instance('test_dino_hooks'),
+        optim_wrapper=OptimWrapper(optimizer) if optimizer else None)
 
 
 def test_teacher_temp_schedule_values():
     # np.linspace(0.04, 0.07, 3) = [0.04, 0.055, 0.07], then 0.07
-    assert [teacher_temp_at(e, 3, 0.04, 0.07) for e in range(5)] == pytest.approx(
-        [0.04, 0.055, 0.07, 0.07, 0.07])
+    assert [teacher_temp_at(e, 3, 0.04, 0.07) for e in range(5)] == pytest.approx([0.04, 0.055, 0.07, 0.07, 0.07])
     assert teacher_temp_at(0, 0, 0.04, 0.07) == 0.07  # no warm-up
     assert teacher_temp_at(0, 1, 0.04, 0.07) == 0.04  # linspace(a, b, 1) == [a]
 
 
 class TwoLosses(nn.Module):
+
     def __init__(self):
         super().__init__()
         self.image = DINOLoss(4)
@@ -66,6 +68,7 @@ def test_teacher_momentum_schedule_and_hook():
     assert teacher_momentum_at(25, 100, 0.996) == pytest.approx(1 - 0.002 * (1 + math.cos(math.pi / 4)))
 
     class Recorder(nn.Module):
+
         def __init__(self):
             super().__init__()
             self.calls = []
@@ -86,6 +89,7 @@ def test_teacher_momentum_schedule_and_hook():
 
 
 class Head(nn.Module):
+
     def __init__(self):
         super().__init__()
         self.mlp = nn.Linear(3, 3)
@@ -102,8 +106,7 @@ def test_last_layer_frozen_during_first_epoch(wrap):
     torch.manual_seed(0)
     model = Head()
     optimizer = torch.optim.AdamW(dino_param_groups(model), lr=0.1, weight_decay=0.5)
-    runner = runner_stub(nn.DataParallel(model) if wrap else model, iters_per_epoch=2,
-                         optimizer=optimizer)
+    runner = runner_stub(nn.DataParallel(model) if wrap else model, iters_per_epoch=2, optimizer=optimizer)
     hook = DINOFreezeLastLayerHook(freeze_epochs=1)
     hook.before_train(runner)
     assert hook._params == [model.last_layer.weight]
@@ -129,8 +132,7 @@ def test_last_layer_frozen_during_first_epoch(wrap):
 
 def test_freeze_by_iterations():
     model = Head()
-    runner = runner_stub(model, iters_per_epoch=100,
-                         optimizer=torch.optim.SGD(model.parameters(), lr=0.1))
+    runner = runner_stub(model, iters_per_epoch=100, optimizer=torch.optim.SGD(model.parameters(), lr=0.1))
     hook = DINOFreezeLastLayerHook(freeze_iters=3)
     hook.before_train(runner)
     frozen = []
@@ -165,8 +167,8 @@ def test_param_groups_and_weight_decay_cosine_match_the_reference():
     assert groups[1]['weight_decay'] == 0.
     optimizer = torch.optim.AdamW(groups, lr=1e-3, weight_decay=0.04)
     total = 20
-    sched = CosineAnnealingParamScheduler(optimizer, param_name='weight_decay', eta_min_ratio=10.,
-                                          begin=0, end=total, by_epoch=False)
+    sched = CosineAnnealingParamScheduler(
+        optimizer, param_name='weight_decay', eta_min_ratio=10., begin=0, end=total, by_epoch=False)
     for it in range(total):
         # utils.cosine_scheduler(0.04, 0.4, epochs, niter)[it]
         ref = 0.4 + 0.5 * (0.04 - 0.4) * (1 + math.cos(math.pi * it / total))

@@ -4,14 +4,13 @@ from pathlib import Path
 
 import pytest
 import torch
+from dino_test_utils import EMACheckHook, dino_model, runner_cfg, snapshot
 from mmengine.config import Config
 from mmengine.runner import Runner
 from mmpretrain.registry import MODELS
 
 import mmspatial  # noqa: F401
 from mmspatial.models.algorithms.dino import group_by_resolution
-
-from dino_test_utils import EMACheckHook, dino_model, runner_cfg, snapshot
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -64,8 +63,7 @@ def test_dino_trains_through_runner(tmp_path):
     # last layer frozen during epoch 0 (2 iterations = one pass over 8 images in batches of 4)
     student, teacher = snapshot(model.neck), snapshot(model.teacher.neck)
     # (teacher = m t + (1 - m) s with t == s: equal up to rounding; one AdamW step would move ~1e-3)
-    assert torch.allclose(student['last_layer.weight_v'], teacher['last_layer.weight_v'], rtol=1e-6,
-                          atol=0)
+    assert torch.allclose(student['last_layer.weight_v'], teacher['last_layer.weight_v'], rtol=1e-6, atol=0)
     assert not torch.equal(student['mlp.0.weight'], teacher['mlp.0.weight'])
     # the optimiser never holds the teacher
     opt_params = {id(p) for g in runner.optim_wrapper.param_groups for p in g['params']}
@@ -98,9 +96,10 @@ def test_training_loss_needs_a_teacher_updater():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize('config', ['dino/dino_vit-tiny-p8_1xb32-coslr-10e_demo.py',
-                                    'selfpatch/selfpatch_vit-tiny-p8_1xb32-coslr-10e_demo.py',
-                                    'sp/dino_sp_vit-tiny-p8_1xb32-coslr-10e_demo.py'])
+@pytest.mark.parametrize('config', [
+    'dino/dino_vit-tiny-p8_1xb32-coslr-10e_demo.py', 'selfpatch/selfpatch_vit-tiny-p8_1xb32-coslr-10e_demo.py',
+    'sp/dino_sp_vit-tiny-p8_1xb32-coslr-10e_demo.py'
+])
 def test_runner_without_the_momentum_hook_fails_at_the_first_step(tmp_path, config):
     """A demo config (DINO, SelfPatch, DINO+SP) whose custom_hooks lost DINOTeacherMomentumHook stops at
     the first iteration, before any optimiser step, naming the hook."""

@@ -4,13 +4,12 @@ import copy
 
 import pytest
 import torch
+from dino_test_utils import EMACheckHook, runner_cfg, selfpatch_model
 from mmengine.runner import Runner
 from mmpretrain.registry import MODELS
 
 import mmspatial  # noqa: F401
 from mmspatial.models.utils.patch_neighbours import match_top_k_neighbours, patch_neighbour_index
-
-from dino_test_utils import EMACheckHook, runner_cfg, selfpatch_model
 
 
 def build(**kwargs):
@@ -145,8 +144,7 @@ def test_teacher_covers_all_selfpatch_modules():
     assert all(torch.equal(t, s) for t, s in model._param_pairs())
     with pytest.raises(ValueError, match='featmap'):
         m = build()
-        m.patch_tokens(MODELS.build(dict(selfpatch_model()['backbone'], out_type='raw')),
-                       torch.zeros(1, 3, 32, 32))
+        m.patch_tokens(MODELS.build(dict(selfpatch_model()['backbone'], out_type='raw')), torch.zeros(1, 3, 32, 32))
 
 
 @pytest.mark.slow

@@ -34,8 +34,7 @@ def test_dino_loss_hand_computed():
 
 def test_dino_loss_temperatures_and_centre_against_direct_formula():
     torch.manual_seed(0)
-    loss = MODELS.build(dict(type='DINOLoss', out_channels=5, student_temp=0.1, teacher_temp=0.04,
-                             center_momentum=0.9))
+    loss = MODELS.build(dict(type='DINOLoss', out_channels=5, student_temp=0.1, teacher_temp=0.04, center_momentum=0.9))
     loss.center.copy_(torch.randn(1, 5))
     centre = loss.center.clone()
     teacher = [torch.randn(3, 5) for _ in range(2)]

@@ -13,7 +13,7 @@ def naive_block(blk, cls, ctx, keep=None):
     q = blk.q(u[0]).view(h, d)
     k = blk.k(u).view(-1, h, d)
     v = blk.v(u).view(-1, h, d)
-    scores = torch.einsum('hd,lhd->hl', q, k) / d ** 0.5
+    scores = torch.einsum('hd,lhd->hl', q, k) / d**0.5
     if keep is not None:
         scores[:, 1:][:, ~keep] = float('-inf')
     attn = scores.softmax(-1)

@@ -9,8 +9,8 @@ import mmspatial  # noqa: F401
 
 
 def test_structure_and_shapes():
-    neck = MODELS.build(dict(type='DINONeck', in_channels=8, out_channels=32, hidden_channels=16,
-                             bottleneck_channels=4))
+    neck = MODELS.build(
+        dict(type='DINONeck', in_channels=8, out_channels=32, hidden_channels=16, bottleneck_channels=4))
     linears = [m for m in neck.mlp if isinstance(m, nn.Linear)]
     assert [(m.in_features, m.out_features) for m in linears] == [(8, 16), (16, 16), (16, 4)]
     assert sum(isinstance(m, nn.GELU) for m in neck.mlp) == 2
@@ -20,8 +20,14 @@ def test_structure_and_shapes():
 
 
 def test_weight_norm_matches_torch_and_fixed_norm():
-    neck = MODELS.build(dict(type='DINONeck', in_channels=8, out_channels=32, hidden_channels=16,
-                             bottleneck_channels=4, norm_last_layer=True))
+    neck = MODELS.build(
+        dict(
+            type='DINONeck',
+            in_channels=8,
+            out_channels=32,
+            hidden_channels=16,
+            bottleneck_channels=4,
+            norm_last_layer=True))
     last = neck.last_layer
     assert not last.weight_g.requires_grad and last.weight_v.requires_grad
     assert torch.allclose(last.weight.norm(dim=1), torch.ones(32))
@@ -36,8 +42,7 @@ def test_weight_norm_matches_torch_and_fixed_norm():
     x = torch.randn(3, 8)
     h = neck.mlp(x)
     assert torch.allclose(neck(x), last(h / h.norm(dim=-1, keepdim=True)), atol=1e-6)
-    trainable = MODELS.build(dict(type='DINONeck', in_channels=8, out_channels=4,
-                                  norm_last_layer=False))
+    trainable = MODELS.build(dict(type='DINONeck', in_channels=8, out_channels=4, norm_last_layer=False))
     assert trainable.last_layer.weight_g.requires_grad
 
 

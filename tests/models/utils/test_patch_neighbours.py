@@ -2,8 +2,7 @@
 import pytest
 import torch
 
-from mmspatial.models.utils.patch_neighbours import (NeighbourIndexCache, match_top_k_neighbours,
-                                                     patch_neighbour_index)
+from mmspatial.models.utils.patch_neighbours import NeighbourIndexCache, match_top_k_neighbours, patch_neighbour_index
 
 
 def neighbours(index, valid, p):
