@@ -41,7 +41,7 @@ RESULT_KEYS = ('method', 'backbone', 'dataset', 'arm', 'budget_cpu_s', 'iteratio
 
 
 def slug(job: dict) -> str:
-    text = f"{job['dataset']}_{job['name']}_{job['arm']}_{job.get('ablation') or ''}_s{job['seed']}"
+    text = f"{job['dataset']}_{job['backbone']}_{job['name']}_{job['arm']}_{job.get('ablation') or ''}_s{job['seed']}"
     return ''.join(c if c.isalnum() else '-' for c in text).strip('-')
 
 
