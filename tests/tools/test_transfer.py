@@ -283,9 +283,12 @@ def test_mmseg_from_scrl_backbone(pretrained, tmp_path, layout, branch):
 def test_full_checkpoint_without_prefix_stops_with_the_report(pretrained, tmp_path):
     """The classic mistake: a pretraining checkpoint given as if it were a backbone."""
     from mmengine.runner import Runner
+    from mmspatial.engine.runner import SpatialRunner
     cfg = Config.fromfile(mmseg_child(tmp_path, pretrained['full'], 'ade20k'))
     cfg.work_dir = str(tmp_path / 'work_bad')
-    runner = Runner.from_cfg(cfg)
+    # A full training checkpoint pickles mmengine's HistoryBuffer etc.: mmengine's Runner (torch >= 2.6,
+    # weights_only) refuses it; SpatialRunner loads it with mmspatial's allow-list (docs/safety.md).
+    runner = SpatialRunner.from_cfg(cfg)
     with pytest.raises(RuntimeError) as err:
         runner.train()
     msg = str(err.value)
@@ -299,7 +302,7 @@ def test_full_checkpoint_without_prefix_stops_with_the_report(pretrained, tmp_pa
     cfg.work_dir = str(tmp_path / 'work_prefix')
     cfg.model.backbone.init_cfg.prefix = 'backbone.'
     cfg.train_cfg.max_iters = 1
-    runner = Runner.from_cfg(cfg)
+    runner = SpatialRunner.from_cfg(cfg)
     runner.train()
     assert runner.iter == 1
 

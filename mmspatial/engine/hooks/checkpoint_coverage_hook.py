@@ -12,6 +12,7 @@ from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS
 
 from mmspatial.engine.checkpoint_coverage import DEFAULT_RESIZABLE, report_for_init_cfg
+from mmspatial.engine.safe_load import checkpoint_loading
 
 
 def get_submodule(model, path: str):
@@ -65,8 +66,9 @@ class CheckpointCoverageHook(Hook):
             print_log(f'CheckpointCoverageHook: weights come from load_from/resume '
                       f'({runner._load_from}); init_cfg coverage not checked', logger='current')
             return
-        report = report_for_init_cfg(module, self.module, check_values=self.check_values,
-                                     allow_missing=self.allow_missing, resizable=self.resizable)
+        with checkpoint_loading(getattr(runner, 'trusted_checkpoints', ())):  # weights_only + allow-list
+            report = report_for_init_cfg(module, self.module, check_values=self.check_values,
+                                         allow_missing=self.allow_missing, resizable=self.resizable)
         if report is None:
             msg = (f'CheckpointCoverageHook: model.{self.module} has no '
                    "init_cfg=dict(type='Pretrained', checkpoint=...): this transfer run would start "
