@@ -196,6 +196,12 @@ class KNNMonitorHook(Hook):
         elapsed = time.perf_counter() - start
         self.total_time += elapsed
         scalars = {f'{self.prefix}/{name}': value for name, value in acc.items()}
+        # binomial standard error of each accuracy over the n queries, so that a change between two
+        # evaluations can be read against it (issue 14: 128 queries give about 4 points)
+        n = max(int(val_labels.numel()), 1)
+        for name, value in acc.items():
+            p = value / 100.0
+            scalars[f'{self.prefix}/{name}_se'] = 100.0 * (p * (1 - p) / n) ** 0.5
         scalars[f'{self.prefix}/time'] = elapsed
         for name, value in scalars.items():
             runner.message_hub.update_scalar(name, value)
