@@ -217,6 +217,10 @@ def render(json_path: str, doc: str, image: str) -> str:
               'constant, so stopping at the budget equals a run of that many iterations.',
               '- Targets: "outside 2 std" = the gain exceeds twice the standard deviation of the difference, '
               'sqrt(std_trained² + std_floor²), with at least 3 seeds on both sides.']
+    notes = osp.join(osp.dirname(osp.abspath(__file__)), 'notes.md')  # the run's reading, written by people
+    if osp.isfile(notes):
+        with open(notes) as f:
+            lines += ['', f.read().rstrip()]
     with open(doc, 'w') as f:
         f.write('\n'.join(lines) + '\n')
     return doc
