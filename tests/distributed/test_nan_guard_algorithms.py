@@ -20,7 +20,10 @@ ALGORITHMS = ['byol', 'scatsimclr_rotation', 'dino', 'selfpatch', 'scrl', 'byol_
 
 @HOOKS.register_module(force=True)
 class PoisonWeightHook(Hook):
-    """Sets the first backbone weight to NaN before (1-based) iteration ``at``."""
+    """Sets the first trainable backbone weight to NaN before (1-based) iteration ``at``.
+
+    Trainable: ScatNet's frozen scattering BN is not applied by default (reference), so a NaN there
+    would never reach the loss."""
 
     def __init__(self, at: int = 2) -> None:
         self.at = at
@@ -30,7 +33,7 @@ class PoisonWeightHook(Hook):
             model = runner.model.module if is_model_wrapper(runner.model) else runner.model
             backbone = model.host.backbone if hasattr(model, 'host') else model.backbone
             with torch.no_grad():
-                next(backbone.parameters()).fill_(float('nan'))
+                next(p for p in backbone.parameters() if p.requires_grad).fill_(float('nan'))
 
 
 @pytest.mark.slow
