@@ -15,9 +15,10 @@ import sys
 from mmengine.config import Config, DictAction
 from mmengine.registry import MODELS, init_default_scope
 
-import mmspatial  # noqa: F401  (checkpoint loading patch, registrations)
+import mmspatial  # noqa: F401  (registrations)
 from mmspatial.engine.checkpoint_coverage import DEFAULT_RESIZABLE, report_for_init_cfg
 from mmspatial.engine.hooks.checkpoint_coverage_hook import get_submodule
+from mmspatial.engine.safe_load import checkpoint_loading
 
 
 def main() -> int:
@@ -29,6 +30,8 @@ def main() -> int:
     parser.add_argument(
         '--allow-missing', nargs='*', default=[], help='fnmatch patterns of module keys allowed to be absent')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    parser.add_argument('--trust-checkpoint', action='store_true',
+                        help='load the checkpoint with weights_only=False (only for a file you trust)')
     args = parser.parse_args()
 
     cfg = Config.fromfile(args.config)
@@ -46,8 +49,12 @@ def main() -> int:
         target.init_cfg['prefix'] = args.prefix
     model = MODELS.build(model_cfg)
     module = get_submodule(model, args.module)
-    module.init_weights()
-    report = report_for_init_cfg(module, args.module, allow_missing=args.allow_missing, resizable=DEFAULT_RESIZABLE)
+    # weights_only=True with mmspatial's allow-list (docs/safety.md), for this block only
+    trusted = [args.checkpoint] if args.trust_checkpoint else []
+    with checkpoint_loading(trusted):
+        module.init_weights()
+        report = report_for_init_cfg(module, args.module, allow_missing=args.allow_missing,
+                                     resizable=DEFAULT_RESIZABLE)
     print(report.format(max_keys=50))
     return 0 if report.complete else 1
 
