@@ -5,12 +5,15 @@ DEMO_CONFIG ?= configs/scrl/scrl_r18_demo.py
 DEMO_WORK_DIR ?= work_dirs/demo
 PYTEST_ARGS ?=
 
-.PHONY: install demo test test-fast
+.PHONY: install demo lint test test-fast
 install:
 	bash tools/install.sh
 
 demo: install
 	$(PY) tools/train.py $(DEMO_CONFIG) --work-dir $(DEMO_WORK_DIR)
+
+lint: install
+	PYTHON=$(PY) bash tools/lint.sh
 
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -21,12 +21,15 @@ import mmspatial  # noqa: F401
 
 
 def build(size: int, batched: bool, device: str):
-    model = MODELS.build(dict(
-        type='ScatSimCLR', batched_views=batched,
-        backbone=dict(type='ScatNet', depth=8, input_size=(size, size)),
-        neck=dict(type='MoCoV2Neck', in_channels=2048, hid_channels=2048, out_channels=128, with_avg_pool=False),
-        data_preprocessor=dict(type='SelfSupDataPreprocessor', mean=[125.3, 123.0, 113.9],
-                               std=[63.0, 62.1, 66.7], to_rgb=False))).to(device)
+    model = MODELS.build(
+        dict(
+            type='ScatSimCLR',
+            batched_views=batched,
+            backbone=dict(type='ScatNet', depth=8, input_size=(size, size)),
+            neck=dict(type='MoCoV2Neck', in_channels=2048, hid_channels=2048, out_channels=128, with_avg_pool=False),
+            data_preprocessor=dict(
+                type='SelfSupDataPreprocessor', mean=[125.3, 123.0, 113.9], std=[63.0, 62.1, 66.7],
+                to_rgb=False))).to(device)
     optim = torch.optim.Adam(model.parameters(), lr=3e-4, weight_decay=1e-5)
     return model, optim
 
@@ -42,8 +45,7 @@ def main(argv=None) -> dict:
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    views = [torch.randint(0, 256, (args.batch_size, 3, args.size, args.size), dtype=torch.uint8)
-             for _ in range(2)]
+    views = [torch.randint(0, 256, (args.batch_size, 3, args.size, args.size), dtype=torch.uint8) for _ in range(2)]
     data = dict(inputs=views, data_samples=[DataSample() for _ in range(args.batch_size)])
     steps = {}
     for name, batched in (('per_view', False), ('batched', True)):
@@ -58,9 +60,14 @@ def main(argv=None) -> dict:
 
         steps[name] = step
     times = interleaved_times(steps, args.repeats, warmup=1, device=args.device)
-    result = dict(size=args.size, batch=args.batch_size, threads=torch.get_num_threads(), device=args.device,
-                  per_view_s=statistics.median(times['per_view']), batched_s=statistics.median(times['batched']),
-                  ratio=paired_ratio(times, 'per_view', 'batched'))
+    result = dict(
+        size=args.size,
+        batch=args.batch_size,
+        threads=torch.get_num_threads(),
+        device=args.device,
+        per_view_s=statistics.median(times['per_view']),
+        batched_s=statistics.median(times['batched']),
+        ratio=paired_ratio(times, 'per_view', 'batched'))
     print('| input | batch / view | threads | per view (s) | batched (s) | per view / batched |')
     print('|---|---|---|---|---|---|')
     print(f"| {result['size']} px | {result['batch']} | {result['threads']} | {result['per_view_s']:.3f} | "

@@ -40,11 +40,17 @@ def bench_scattering(size: int, batch: int, repeats: int, device: str) -> dict:
     with torch.no_grad():
         ref, out = kymatio(x), ours(x)
         err = float((out - ref).norm() / ref.norm())
-        times = interleaved_times(dict(kymatio=lambda: kymatio(x), ours=lambda: ours(x)), repeats,
-                                  warmup=1, device=device)
-    return dict(size=size, batch=batch, kymatio_s=statistics.median(times['kymatio']),
-                ours_s=statistics.median(times['ours']), speedup=paired_ratio(times, 'kymatio', 'ours'),
-                rel_error=err, build_kymatio_s=build_kymatio, build_ours_s=build_ours)
+        times = interleaved_times(
+            dict(kymatio=lambda: kymatio(x), ours=lambda: ours(x)), repeats, warmup=1, device=device)
+    return dict(
+        size=size,
+        batch=batch,
+        kymatio_s=statistics.median(times['kymatio']),
+        ours_s=statistics.median(times['ours']),
+        speedup=paired_ratio(times, 'kymatio', 'ours'),
+        rel_error=err,
+        build_kymatio_s=build_kymatio,
+        build_ours_s=build_ours)
 
 
 def bench_cpu_chunks(size: int, batch: int, chunks: list, repeats: int) -> dict:
@@ -56,8 +62,7 @@ def bench_cpu_chunks(size: int, batch: int, chunks: list, repeats: int) -> dict:
     calls = dict(kymatio=Scattering2D(J=2, shape=(size, size), L=16, max_order=2))
     calls.update({c: FastScattering2D((size, size), cpu_chunk=c) for c in chunks})
     with torch.no_grad():
-        times = interleaved_times({k: (lambda m=m: m(x)) for k, m in calls.items()}, repeats, warmup=1,
-                                  device='cpu')
+        times = interleaved_times({k: (lambda m=m: m(x)) for k, m in calls.items()}, repeats, warmup=1, device='cpu')
     return {c: paired_ratio(times, 'kymatio', c) for c in chunks}
 
 
@@ -66,13 +71,11 @@ def model_cfg(kind: str, size: int) -> dict:
     if kind.startswith('scatsimclr'):
         depth = int(kind[len('scatsimclr'):])
         backbone = dict(type='ScatNet', depth=depth, input_size=(size, size))
-        neck = dict(type='MoCoV2Neck', in_channels=2048, hid_channels=2048, out_channels=128,
-                    with_avg_pool=False)
+        neck = dict(type='MoCoV2Neck', in_channels=2048, hid_channels=2048, out_channels=128, with_avg_pool=False)
     else:  # the reference's ResNetSimCLR
         backbone = dict(type='ResNet', depth=18, zero_init_residual=False)
         neck = dict(type='MoCoV2Neck', in_channels=512, hid_channels=512, out_channels=128)
-    return dict(type='ScatSimCLR', backbone=backbone, neck=neck,
-                loss=dict(type='NTXentLoss', temperature=0.5))
+    return dict(type='ScatSimCLR', backbone=backbone, neck=neck, loss=dict(type='NTXentLoss', temperature=0.5))
 
 
 def build_model(kind: str, size: int, device: str) -> torch.nn.Module:
@@ -91,11 +94,15 @@ def bench_step(size: int, batch: int, repeats: int, device: str) -> dict:
             optim.zero_grad()
             sum(model.loss(views, None).values()).backward()
             optim.step()
+
         steps[kind] = step
     t = interleaved_medians(steps, repeats, device=device)
-    return dict(size=size, batch=batch, scatsimclr8_s=t['scatsimclr8'],
-                simclr_resnet18_s=t['simclr_resnet18'],
-                ratio=t['scatsimclr8'] / t['simclr_resnet18'])
+    return dict(
+        size=size,
+        batch=batch,
+        scatsimclr8_s=t['scatsimclr8'],
+        simclr_resnet18_s=t['simclr_resnet18'],
+        ratio=t['scatsimclr8'] / t['simclr_resnet18'])
 
 
 def main() -> None:
@@ -127,8 +134,8 @@ def main() -> None:
         for size, batch in ((32, args.batch_size), (96, args.batch_size_96)):
             default = FastScattering2D((size, size)).cpu_chunk
             r = bench_cpu_chunks(size, batch, chunks, args.repeats)
-            print(f'| 3x{size}x{size} (default chunk {default}) | {batch} | ' +
-                  ' | '.join(f'{r[c]:.2f}x' for c in chunks) + ' |')
+            print(f'| 3x{size}x{size} (default chunk {default}) | {batch} | ' + ' | '.join(f'{r[c]:.2f}x'
+                                                                                           for c in chunks) + ' |')
     if args.skip_step:
         return
     print('\n| step (fwd+bwd+Adam), 2 views | batch | ScatSimCLR-8 (s) | SimCLR ResNet-18 (s) | ratio |')

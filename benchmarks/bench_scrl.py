@@ -41,13 +41,27 @@ from mmspatial.geometry import collect_view_geometry
 def heads(in_channels: int, norm: str) -> dict:
     norm_cfg = dict(type=norm)
     return dict(
-        neck=dict(type='NonLinearNeck', in_channels=in_channels, hid_channels=4096, out_channels=256,
-                  with_bias=True, with_last_bn=False, with_avg_pool=True, norm_cfg=norm_cfg),
-        head=dict(type='LatentPredictHead',
-                  loss=dict(type='CosineSimilarityLoss', shift_factor=2., scale_factor=2.),
-                  predictor=dict(type='NonLinearNeck', in_channels=256, hid_channels=4096,
-                                 out_channels=256, with_bias=True, with_last_bn=False,
-                                 with_avg_pool=False, norm_cfg=norm_cfg)))
+        neck=dict(
+            type='NonLinearNeck',
+            in_channels=in_channels,
+            hid_channels=4096,
+            out_channels=256,
+            with_bias=True,
+            with_last_bn=False,
+            with_avg_pool=True,
+            norm_cfg=norm_cfg),
+        head=dict(
+            type='LatentPredictHead',
+            loss=dict(type='CosineSimilarityLoss', shift_factor=2., scale_factor=2.),
+            predictor=dict(
+                type='NonLinearNeck',
+                in_channels=256,
+                hid_channels=4096,
+                out_channels=256,
+                with_bias=True,
+                with_last_bn=False,
+                with_avg_pool=False,
+                norm_cfg=norm_cfg)))
 
 
 def model_cfg(kind: str, depth: int) -> dict:
@@ -86,8 +100,7 @@ def make_batch(batch_size: int, size: int, device: str, seed: int = 0):
 
 
 def step_fn(model: torch.nn.Module, inputs, samples, device: str) -> Callable[[], float]:
-    optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=1e-3,
-                                momentum=0.9)
+    optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=1e-3, momentum=0.9)
 
     def step() -> float:
         if device.startswith('cuda'):
@@ -138,12 +151,17 @@ def bench(depth: int, args) -> Dict[str, float]:
     med = {k: statistics.median(v) for k, v in times.items()}
     _, big = make_batch(256, args.size, 'cpu', seed=1)
     if args.per_view:
-        print(f'  R{depth} SCRL with one backbone pass per view: {med["SCRL per-view"]:.3f} s/step, '
-              f'{med["SCRL per-view"] / med["BYOL"]:.3f} x BYOL', flush=True)
-    return dict(byol=med['BYOL'], scrl=med['SCRL'], ratio=med['SCRL'] / med['BYOL'],
-                boxes_batch=time_box_generation(models['SCRL'], samples),
-                boxes_256=time_box_generation(models['SCRL'], big),
-                num_boxes=float(models['SCRL'].box_generator(*collect_view_geometry(samples)).num_boxes))
+        print(
+            f'  R{depth} SCRL with one backbone pass per view: {med["SCRL per-view"]:.3f} s/step, '
+            f'{med["SCRL per-view"] / med["BYOL"]:.3f} x BYOL',
+            flush=True)
+    return dict(
+        byol=med['BYOL'],
+        scrl=med['SCRL'],
+        ratio=med['SCRL'] / med['BYOL'],
+        boxes_batch=time_box_generation(models['SCRL'], samples),
+        boxes_256=time_box_generation(models['SCRL'], big),
+        num_boxes=float(models['SCRL'].box_generator(*collect_view_geometry(samples)).num_boxes))
 
 
 def lars_wrappers(depth: int, device: str) -> Dict[str, object]:
@@ -152,17 +170,29 @@ def lars_wrappers(depth: int, device: str) -> Dict[str, object]:
     from mmengine.registry import DefaultScope
     common = dict(lr=14.4, momentum=0.9, weight_decay=1e-6)  # the 200-epoch peak
     cfgs = {
-        'mmpretrain LARS': dict(type='OptimWrapper', optimizer=dict(type='LARS', **common),
-                                paramwise_cfg=dict(custom_keys={
-                                    'bn': dict(decay_mult=0, lars_exclude=True),
-                                    'bias': dict(decay_mult=0, lars_exclude=True),
-                                    'neck.bn0.weight': dict(decay_mult=1, lars_exclude=False),
-                                    'predictor.bn0.weight': dict(decay_mult=1, lars_exclude=False)})),
-        'TorchLARS': dict(type='OptimWrapper', constructor='LARSParamGroupsConstructor',
-                          optimizer=dict(type='TorchLARS', **common),
-                          paramwise_cfg=dict(exclude_keywords=('bn', 'bias'), rename={
-                              'backbone.bn1.': 'encoder.1.', 'neck.bn0.': 'projector.net.1.',
-                              'head.predictor.bn0.': 'net.1.'})),
+        'mmpretrain LARS':
+        dict(
+            type='OptimWrapper',
+            optimizer=dict(type='LARS', **common),
+            paramwise_cfg=dict(
+                custom_keys={
+                    'bn': dict(decay_mult=0, lars_exclude=True),
+                    'bias': dict(decay_mult=0, lars_exclude=True),
+                    'neck.bn0.weight': dict(decay_mult=1, lars_exclude=False),
+                    'predictor.bn0.weight': dict(decay_mult=1, lars_exclude=False)
+                })),
+        'TorchLARS':
+        dict(
+            type='OptimWrapper',
+            constructor='LARSParamGroupsConstructor',
+            optimizer=dict(type='TorchLARS', **common),
+            paramwise_cfg=dict(
+                exclude_keywords=('bn', 'bias'),
+                rename={
+                    'backbone.bn1.': 'encoder.1.',
+                    'neck.bn0.': 'projector.net.1.',
+                    'head.predictor.bn0.': 'net.1.'
+                })),
     }
     wrappers = {}
     for name, cfg in cfgs.items():
@@ -185,14 +215,15 @@ def bench_lars(depth: int, args) -> None:
     from timing import interleaved_times, paired_ratio
     wrappers = lars_wrappers(depth, args.device)
     groups = {k: len(w.optimizer.param_groups) for k, w in wrappers.items()}
-    times = interleaved_times({k: w.optimizer.step for k, w in wrappers.items()}, args.steps, args.warmup,
-                              args.device)
+    times = interleaved_times({k: w.optimizer.step for k, w in wrappers.items()}, args.steps, args.warmup, args.device)
     med = {k: statistics.median(v) for k, v in times.items()}
     ratio = paired_ratio(times, 'TorchLARS', 'mmpretrain LARS')
-    print(f'R{depth} optimiser step: mmpretrain LARS {med["mmpretrain LARS"] * 1e3:.1f} ms '
-          f'({groups["mmpretrain LARS"]} groups), TorchLARS {med["TorchLARS"] * 1e3:.1f} ms '
-          f'({groups["TorchLARS"]} groups); TorchLARS / mmpretrain = {ratio:.3f} '
-          f'(median of {args.steps} paired rounds)', flush=True)
+    print(
+        f'R{depth} optimiser step: mmpretrain LARS {med["mmpretrain LARS"] * 1e3:.1f} ms '
+        f'({groups["mmpretrain LARS"]} groups), TorchLARS {med["TorchLARS"] * 1e3:.1f} ms '
+        f'({groups["TorchLARS"]} groups); TorchLARS / mmpretrain = {ratio:.3f} '
+        f'(median of {args.steps} paired rounds)',
+        flush=True)
 
 
 def main() -> None:
@@ -204,10 +235,10 @@ def main() -> None:
     parser.add_argument('--warmup', type=int, default=2)
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--threads', type=int, default=None, help='torch CPU threads')
-    parser.add_argument('--per-view', action='store_true',
-                        help='also time SCRL with one backbone pass per view, as BYOL does')
-    parser.add_argument('--lars', action='store_true',
-                        help='time the optimiser step only: TorchLARS vs mmpretrain LARS')
+    parser.add_argument(
+        '--per-view', action='store_true', help='also time SCRL with one backbone pass per view, as BYOL does')
+    parser.add_argument(
+        '--lars', action='store_true', help='time the optimiser step only: TorchLARS vs mmpretrain LARS')
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -223,9 +254,10 @@ def main() -> None:
           f'{"boxes/batch":>13}{"box gen ms":>12}{"box gen ms @256":>17}')
     for depth in args.depths:
         r = bench(depth, args)
-        print(f'{"R" + str(depth):<10}{r["byol"]:>13.3f}{r["scrl"]:>13.3f}{r["ratio"]:>11.3f}'
-              f'{r["num_boxes"]:>13.0f}{r["boxes_batch"] * 1e3:>12.2f}{r["boxes_256"] * 1e3:>17.2f}',
-              flush=True)
+        print(
+            f'{"R" + str(depth):<10}{r["byol"]:>13.3f}{r["scrl"]:>13.3f}{r["ratio"]:>11.3f}'
+            f'{r["num_boxes"]:>13.0f}{r["boxes_batch"] * 1e3:>12.2f}{r["boxes_256"] * 1e3:>17.2f}',
+            flush=True)
 
 
 if __name__ == '__main__':

@@ -29,18 +29,20 @@ ARCH_DIMS = {'tiny': ('deit-tiny', 192, 3), 'small': ('deit-small', 384, 6)}
 def model_cfg(method: str, arch: str, size: int, patch_size: int = 16) -> dict:
     """Config of ``method`` ('dino' or 'selfpatch') on ViT-``arch`` with the reference heads."""
     name, dims, heads = ARCH_DIMS[arch]
-    vit = dict(type='VisionTransformer', arch=name, img_size=size, patch_size=patch_size,
-               drop_path_rate=0.1)
+    vit = dict(type='VisionTransformer', arch=name, img_size=size, patch_size=patch_size, drop_path_rate=0.1)
     head = dict(type='DINONeck', in_channels=dims, out_channels=65536)
     loss = dict(type='DINOLoss', out_channels=65536)
     if method == 'dino':
         cfg = dict(type='DINO', backbone=dict(vit, out_type='cls_token'), neck=head, loss=loss)
     else:
-        cfg = dict(type='SelfPatch',
-                   backbone=dict(vit, with_cls_token=False, final_norm=False, out_type='featmap'),
-                   aggregator=dict(type='ClassAttentionAggregator', embed_dims=dims, num_heads=heads),
-                   neck=head, patch_neck=dict(head, out_channels=4096), loss=loss,
-                   patch_loss=dict(type='SelfPatchLoss', out_channels=4096))
+        cfg = dict(
+            type='SelfPatch',
+            backbone=dict(vit, with_cls_token=False, final_norm=False, out_type='featmap'),
+            aggregator=dict(type='ClassAttentionAggregator', embed_dims=dims, num_heads=heads),
+            neck=head,
+            patch_neck=dict(head, out_channels=4096),
+            loss=loss,
+            patch_loss=dict(type='SelfPatchLoss', out_channels=4096))
     return cfg
 
 
@@ -55,6 +57,7 @@ def build(method: str, arch: str, size: int, patch_size: int = 16):
 
 def worker(args) -> dict:
     import torch
+
     from mmspatial.engine.optimizers.dino_param_groups import dino_param_groups
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -64,8 +67,8 @@ def worker(args) -> dict:
     optimizer = torch.optim.AdamW(dino_param_groups(model), lr=1e-4, weight_decay=0.04)
     sizes = [args.global_size] * 2 + [args.local_size] * args.local_crops
     crops = [torch.randn(args.batch, 3, s, s, device=device) for s in sizes]
-    amp = torch.autocast(device.split(':')[0], dtype=torch.bfloat16 if device == 'cpu' else torch.float16,
-                         enabled=args.amp)
+    amp = torch.autocast(
+        device.split(':')[0], dtype=torch.bfloat16 if device == 'cpu' else torch.float16, enabled=args.amp)
 
     def step():
         with amp:
@@ -88,9 +91,13 @@ def worker(args) -> dict:
         step()
         sync(device)
         times.append(time.perf_counter() - t)
-    out = dict(method=args.method, arch=args.arch, steps=times,
-               step_s=statistics.median(times) if times else float('nan'),
-               rss_built_mb=rss_built, peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    out = dict(
+        method=args.method,
+        arch=args.arch,
+        steps=times,
+        step_s=statistics.median(times) if times else float('nan'),
+        rss_built_mb=rss_built,
+        peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     # Matmul/attention FLOPs of one step (forward + backward): independent of the machine's load.
     from torch.utils.flop_counter import FlopCounterMode
     with FlopCounterMode(display=False) as counter:
@@ -106,11 +113,11 @@ def worker(args) -> dict:
 def matching_cost(model, crops, device, reps, amp) -> dict:
     """Per batch (all crops), teacher side: top-k matching, and aggregation beyond the image token."""
     import torch
+
     from mmspatial.models.algorithms.dino import group_by_resolution
     t = model.teacher
     with torch.no_grad(), amp:
-        groups = [model.patch_tokens(t['backbone'], torch.cat(crops[s:e]))
-                  for s, e in group_by_resolution(crops)]
+        groups = [model.patch_tokens(t['backbone'], torch.cat(crops[s:e])) for s, e in group_by_resolution(crops)]
         match, aggregate = [], []
         for _ in range(reps):
             sync(device)
@@ -151,10 +158,11 @@ def main() -> None:
         return
 
     results = {}
-    shared = [f'--batch={args.batch}', f'--local-crops={args.local_crops}',
-              f'--global-size={args.global_size}', f'--local-size={args.local_size}',
-              f'--reps={args.reps}', f'--warmup={args.warmup}', f'--threads={args.threads}',
-              f'--device={args.device}'] + (['--amp'] if args.amp else [])
+    shared = [
+        f'--batch={args.batch}', f'--local-crops={args.local_crops}', f'--global-size={args.global_size}',
+        f'--local-size={args.local_size}', f'--reps={args.reps}', f'--warmup={args.warmup}',
+        f'--threads={args.threads}', f'--device={args.device}'
+    ] + (['--amp'] if args.amp else [])
     for arch in args.archs:
         for method in ('dino', 'selfpatch'):
             cmd = [sys.executable, __file__, f'--method={method}', f'--arch={arch}'] + shared
@@ -165,10 +173,12 @@ def main() -> None:
             results[arch, method] = json.loads(line[0][len('RESULT '):])
             r = results[arch, method]
             runs = ', '.join(f'{s:.3f}' for s in r['steps'])
-            print(f'{arch:5s} {method:9s} step {r["step_s"]:.3f}s (runs {runs})'
-                  f'  {r["gflops"]:.1f} GFLOP  peak RSS {r["peak_rss_mb"]:.0f} MB'
-                  f' (after build {r["rss_built_mb"]:.0f} MB)'
-                  + (f'  peak CUDA {r["peak_cuda_mb"]:.0f} MB' if 'peak_cuda_mb' in r else ''), flush=True)
+            print(
+                f'{arch:5s} {method:9s} step {r["step_s"]:.3f}s (runs {runs})'
+                f'  {r["gflops"]:.1f} GFLOP  peak RSS {r["peak_rss_mb"]:.0f} MB'
+                f' (after build {r["rss_built_mb"]:.0f} MB)' +
+                (f'  peak CUDA {r["peak_cuda_mb"]:.0f} MB' if 'peak_cuda_mb' in r else ''),
+                flush=True)
 
     crops = f'2x{args.global_size} + {args.local_crops}x{args.local_size} px'
     print(f'\nbatch {args.batch}, {crops}, device {args.device}, threads {args.threads}, amp {args.amp}')

@@ -5,7 +5,7 @@ model, transform, dataset and hook of the package into mmpretrain's registries (
 wrapper and checkpoint hook into mmengine's, the few transfer modules into mmdet's / mmseg's). It adds
 names only: no function, method or registry entry of another library is replaced (docs/safety.md).
 """
-from .version import __version__
 from . import datasets, engine, evaluation, models  # noqa: F401,E402
+from .version import __version__
 
 __all__ = ['__version__']

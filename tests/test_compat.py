@@ -18,13 +18,15 @@ def test_adjust_hue_negative_factor_wraps_like_numpy1_cv2():
     assert np.array_equal(out, cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR_FULL))
 
 
-@pytest.mark.parametrize('factor,red_to', [
-    # Pure red has PIL hue 0. -0.2 -> shift int(-51) % 256 = 205; PIL's hsv2rgb with h=205, s=v=255:
-    # h*6/255 = 4.8235 -> sector 4, f = 0.8235: (r, g, b) = (round(255 f), 0, 255) = (210, 0, 255).
-    (-0.2, (255, 0, 210)),
-    # +0.1 -> shift int(25.5) = 25: h*6/255 = 0.588 -> sector 0: (255, round(255 * 0.588), 0) = (255, 150, 0).
-    (0.1, (0, 150, 255)),
-])
+@pytest.mark.parametrize(
+    'factor,red_to',
+    [
+        # Pure red has PIL hue 0. -0.2 -> shift int(-51) % 256 = 205; PIL's hsv2rgb with h=205, s=v=255:
+        # h*6/255 = 4.8235 -> sector 4, f = 0.8235: (r, g, b) = (round(255 f), 0, 255) = (210, 0, 255).
+        (-0.2, (255, 0, 210)),
+        # +0.1 -> shift int(25.5) = 25: h*6/255 = 0.588 -> sector 0: (255, round(255 * 0.588), 0) = (255, 150, 0).
+        (0.1, (0, 150, 255)),
+    ])
 def test_adjust_hue_pillow_matches_hand_computed_shift(factor, red_to):
     img = np.array([[[0, 0, 255], [128, 128, 128]]], dtype=np.uint8)  # BGR: pure red, grey
     out = adjust_hue(img, factor, backend='pillow')

@@ -3,8 +3,8 @@ import pytest
 import torch
 
 from mmspatial.geometry import (ViewGeometry, box_intersection, box_iou_pairwise, boxes_image_to_view,
-                                boxes_view_to_image, clip_boxes, map_boxes_between_views,
-                                points_image_to_view, points_view_to_image)
+                                boxes_view_to_image, clip_boxes, map_boxes_between_views, points_image_to_view,
+                                points_view_to_image)
 
 
 def test_points_image_to_view_hand_computed():
@@ -53,8 +53,8 @@ def test_batched_views_broadcast_over_boxes():
     crops = torch.tensor([[0., 0., 10., 10.], [10., 10., 30., 30.]])
     flips = torch.tensor([False, True])
     sizes = torch.tensor([[20., 20.], [20., 20.]])
-    boxes = torch.tensor([[[0., 0., 5., 5.], [5., 5., 10., 10.]],
-                          [[10., 10., 20., 20.], [20., 20., 30., 30.]]])  # B=2, N=2
+    boxes = torch.tensor([[[0., 0., 5., 5.], [5., 5., 10., 10.]], [[10., 10., 20., 20.], [20., 20., 30.,
+                                                                                          30.]]])  # B=2, N=2
     out = boxes_image_to_view(boxes, crops, flips, sizes)
     assert out.shape == (2, 2, 4)
     assert torch.allclose(out[0, 1], torch.tensor([10., 10., 20., 20.]))
@@ -79,10 +79,12 @@ def test_iou_and_clip():
 
 
 def test_map_between_views_and_back():
-    g1 = ViewGeometry(torch.tensor([[10., 10., 60., 60.]]), torch.tensor([True]),
-                      torch.tensor([[32., 32.]]), torch.tensor([[100., 100.]]))
-    g2 = ViewGeometry(torch.tensor([[30., 20., 90., 100.]]), torch.tensor([False]),
-                      torch.tensor([[64., 48.]]), torch.tensor([[100., 100.]]))
+    g1 = ViewGeometry(
+        torch.tensor([[10., 10., 60., 60.]]), torch.tensor([True]), torch.tensor([[32., 32.]]),
+        torch.tensor([[100., 100.]]))
+    g2 = ViewGeometry(
+        torch.tensor([[30., 20., 90., 100.]]), torch.tensor([False]), torch.tensor([[64., 48.]]),
+        torch.tensor([[100., 100.]]))
     box_img = torch.tensor([[[35., 25., 55., 45.]]])
     in1 = g1.image_to_view(box_img)
     in2 = map_boxes_between_views(in1, g1, g2)
@@ -92,5 +94,4 @@ def test_map_between_views_and_back():
 
 def test_invalid_crop_raises():
     with pytest.raises(ValueError, match='crop_bbox'):
-        points_image_to_view(torch.zeros(1, 2), torch.tensor([5., 5., 5., 10.]), False,
-                             torch.tensor([10., 10.]))
+        points_image_to_view(torch.zeros(1, 2), torch.tensor([5., 5., 5., 10.]), False, torch.tensor([10., 10.]))

@@ -8,15 +8,20 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / 'configs' / 'byol' / 'byol_resnet18_1xb32-coslr-8e_demo.py'
-OPTIONS = {'train_dataloader.dataset.num_images': 8, 'train_dataloader.batch_size': 4,
-           'train_dataloader.num_workers': 0, 'train_dataloader.persistent_workers': False,
-           'train_cfg.max_epochs': 1}
+OPTIONS = {
+    'train_dataloader.dataset.num_images': 8,
+    'train_dataloader.batch_size': 4,
+    'train_dataloader.num_workers': 0,
+    'train_dataloader.persistent_workers': False,
+    'train_cfg.max_epochs': 1
+}
 OPTS = [f'{k}={v}' for k, v in OPTIONS.items()]
 
 
 def test_import_registers_into_mmpretrain():
-    import mmspatial  # noqa: F401
     from mmpretrain.registry import DATASETS, TRANSFORMS
+
+    import mmspatial  # noqa: F401
     assert TRANSFORMS.get('MultiViewWithGeometry') is not None
     assert DATASETS.get('SyntheticScenes') is not None
     assert DATASETS.get('UnlabeledImages') is not None
@@ -24,8 +29,7 @@ def test_import_registers_into_mmpretrain():
 
 def _run(code_or_cmd, tmp_path):
     env = dict(os.environ, PYTHONPATH='', OMP_NUM_THREADS='1')  # mmspatial comes from the install
-    proc = subprocess.run(code_or_cmd, cwd=tmp_path, env=env, capture_output=True, text=True,
-                          timeout=600)
+    proc = subprocess.run(code_or_cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-5000:]
     return proc.stdout + proc.stderr
 
@@ -55,8 +59,12 @@ def test_mmpretrain_own_train_tool_runs_our_config(tmp_path):
     tool = Path(mmpretrain.__file__).parent / '.mim' / 'tools' / 'train.py'
     if not tool.is_file():
         pytest.skip(f'mmpretrain wheel without tools ({tool})')
-    out = _run([sys.executable, str(tool), str(CONFIG), '--work-dir', str(tmp_path / 'w'),
-                '--no-pin-memory', '--no-persistent-workers', '--cfg-options', *OPTS], tmp_path)
+    out = _run([
+        sys.executable,
+        str(tool),
+        str(CONFIG), '--work-dir',
+        str(tmp_path / 'w'), '--no-pin-memory', '--no-persistent-workers', '--cfg-options', *OPTS
+    ], tmp_path)
     assert (tmp_path / 'w' / 'epoch_1.pth').is_file(), out[-2000:]
 
 

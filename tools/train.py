@@ -29,29 +29,43 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Train a model with mmspatial')
     parser.add_argument('config', help='train config file path')
     parser.add_argument('--work-dir', help='the dir to save logs and models')
-    parser.add_argument('--resume', nargs='?', type=str, const='auto',
-                        help='resume from this checkpoint, or (no value) from the latest checkpoint '
-                        'in the work directory')
+    parser.add_argument(
+        '--resume',
+        nargs='?',
+        type=str,
+        const='auto',
+        help='resume from this checkpoint, or (no value) from the latest checkpoint '
+        'in the work directory')
     parser.add_argument('--amp', action='store_true', help='automatic mixed precision training')
-    parser.add_argument('--trust-checkpoint', action='append', default=[], metavar='PATH',
-                        help='unpickle this checkpoint with weights_only=False (it may run code stored in '
-                        'it); only for files you trust that need a type outside mmspatial\'s allow-list. '
-                        'Repeatable; same as trusted_checkpoints=[...] in the config')
-    parser.add_argument('--no-validate', action='store_true',
-                        help='do not evaluate checkpoints during training')
-    parser.add_argument('--auto-scale-lr', action='store_true',
-                        help='scale the learning rate by actual batch / auto_scale_lr.base_batch_size')
+    parser.add_argument(
+        '--trust-checkpoint',
+        action='append',
+        default=[],
+        metavar='PATH',
+        help='unpickle this checkpoint with weights_only=False (it may run code stored in '
+        'it); only for files you trust that need a type outside mmspatial\'s allow-list. '
+        'Repeatable; same as trusted_checkpoints=[...] in the config')
+    parser.add_argument('--no-validate', action='store_true', help='do not evaluate checkpoints during training')
+    parser.add_argument(
+        '--auto-scale-lr',
+        action='store_true',
+        help='scale the learning rate by actual batch / auto_scale_lr.base_batch_size')
     parser.add_argument('--no-pin-memory', action='store_true')
     parser.add_argument('--no-persistent-workers', action='store_true')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config settings, key=value (e.g. train_cfg.max_epochs=2). '
-                        'A key whose parent does not exist, or a near-typo of an existing key, is an '
-                        'error naming it (see --no-strict-cfg-options)')
-    parser.add_argument('--no-strict-cfg-options', dest='strict_cfg_options', action='store_false',
-                        help='let --cfg-options add keys that are not in the config (mmengine\'s '
-                        'behaviour), e.g. a new section read by a custom hook')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
-                        help='job launcher')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config settings, key=value (e.g. train_cfg.max_epochs=2). '
+        'A key whose parent does not exist, or a near-typo of an existing key, is an '
+        'error naming it (see --no-strict-cfg-options)')
+    parser.add_argument(
+        '--no-strict-cfg-options',
+        dest='strict_cfg_options',
+        action='store_false',
+        help='let --cfg-options add keys that are not in the config (mmengine\'s '
+        'behaviour), e.g. a new section read by a custom hook')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none', help='job launcher')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args()
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
@@ -62,11 +76,19 @@ def main() -> None:
     args = parse_args()
     cfg = Config.fromfile(args.config)
     cfg = merge_train_args(
-        cfg, config_path=args.config, work_dir=args.work_dir, resume=args.resume, amp=args.amp,
-        auto_scale_lr=args.auto_scale_lr, no_validate=args.no_validate,
-        no_pin_memory=args.no_pin_memory, no_persistent_workers=args.no_persistent_workers,
-        launcher=args.launcher, cfg_options=args.cfg_options,
-        strict_cfg_options=args.strict_cfg_options, trust_checkpoints=args.trust_checkpoint)
+        cfg,
+        config_path=args.config,
+        work_dir=args.work_dir,
+        resume=args.resume,
+        amp=args.amp,
+        auto_scale_lr=args.auto_scale_lr,
+        no_validate=args.no_validate,
+        no_pin_memory=args.no_pin_memory,
+        no_persistent_workers=args.no_persistent_workers,
+        launcher=args.launcher,
+        cfg_options=args.cfg_options,
+        strict_cfg_options=args.strict_cfg_options,
+        trust_checkpoints=args.trust_checkpoint)
     enable_numpy2_hue_fix()
     setup_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)

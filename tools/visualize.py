@@ -80,16 +80,14 @@ def run_view_pipeline(img: np.ndarray, pipeline: Sequence[dict], seed: int = 0) 
     import torch
     from mmengine.dataset import Compose
     from mmengine.registry import DefaultScope
-    steps = [t for t in pipeline
-             if not (t['type'].split('.')[-1].startswith('Pack') or 'LoadImage' in t['type'])]
+    steps = [t for t in pipeline if not (t['type'].split('.')[-1].startswith('Pack') or 'LoadImage' in t['type'])]
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
     with DefaultScope.overwrite_default_scope('mmpretrain'):
         transform = Compose([dict(t) for t in steps])
     h, w = img.shape[:2]
-    results = transform(dict(img=img.copy(), img_path='', ori_shape=(h, w), img_shape=(h, w),
-                             sample_idx=0, gt_label=0))
+    results = transform(dict(img=img.copy(), img_path='', ori_shape=(h, w), img_shape=(h, w), sample_idx=0, gt_label=0))
     if results is None:
         raise RuntimeError('the pipeline dropped the image (a transform returned None)')
     return results
@@ -111,8 +109,8 @@ def collect_groups(results: dict) -> List[Dict]:
             im = np.asarray(im)
             if im.ndim == 3 and im.shape[0] in (1, 3) and im.shape[-1] not in (1, 3):  # CHW
                 im = im.transpose(1, 2, 0)
-            views.append(dict(img=np.ascontiguousarray(im.astype(np.uint8)), box=box,
-                              flip=bool(flip), name=f'{prefix}{i + 1}'))
+            views.append(
+                dict(img=np.ascontiguousarray(im.astype(np.uint8)), box=box, flip=bool(flip), name=f'{prefix}{i + 1}'))
     if not views:
         raise KeyError('the pipeline recorded no view geometry (view_bboxes / sp_boxes): use '
                        'MultiViewWithGeometry, DINOMultiCrop or SpatialPredictionViews')
@@ -120,15 +118,14 @@ def collect_groups(results: dict) -> List[Dict]:
 
 
 def _title(canvas: np.ndarray, text: str, x: int, colour=(0, 0, 0)) -> None:
-    cv2.putText(canvas, text, (x + 2, HEADER - 7), cv2.FONT_HERSHEY_SIMPLEX, 0.45, colour, 1,
-                cv2.LINE_AA)
+    cv2.putText(canvas, text, (x + 2, HEADER - 7), cv2.FONT_HERSHEY_SIMPLEX, 0.45, colour, 1, cv2.LINE_AA)
 
 
 def _rect(canvas, box, offset, scale, colour, thickness) -> None:
     x1, y1, x2, y2 = (np.asarray(box, dtype=np.float64) * scale).round().astype(int)
     ox, oy = offset
-    cv2.rectangle(canvas, (ox + x1, oy + y1), (ox + max(x2 - 1, x1), oy + max(y2 - 1, y1)), colour,
-                  thickness, cv2.LINE_AA)
+    cv2.rectangle(canvas, (ox + x1, oy + y1), (ox + max(x2 - 1, x1), oy + max(y2 - 1, y1)), colour, thickness,
+                  cv2.LINE_AA)
 
 
 def views_layout(image_shape: Tuple[int, int], view_shapes: Sequence[Tuple[int, int]],
@@ -154,15 +151,14 @@ def draw_views(img: np.ndarray, views: List[Dict], height: int = 256) -> np.ndar
     canvas_h, canvas_w, orig_scale, view_scale = views_layout(img.shape[:2], shapes, height)
     canvas = np.full((canvas_h, canvas_w, 3), 255, np.uint8)
     colours = palette(len(views))
-    orig = cv2.resize(img, (int(round(img.shape[1] * orig_scale)), height),
-                      interpolation=cv2.INTER_AREA)
+    orig = cv2.resize(img, (int(round(img.shape[1] * orig_scale)), height), interpolation=cv2.INTER_AREA)
     canvas[HEADER:HEADER + height, :orig.shape[1]] = orig
     _title(canvas, f'original {img.shape[1]}x{img.shape[0]}', 0)
     for view, colour in zip(views, colours):
         _rect(canvas, view['box'], (0, HEADER), orig_scale, colour, 2)
         x1, y1 = (view['box'][:2] * orig_scale).astype(int)
-        cv2.putText(canvas, view['name'], (x1 + 3, HEADER + y1 + 14), cv2.FONT_HERSHEY_SIMPLEX, 0.45,
-                    colour, 1, cv2.LINE_AA)
+        cv2.putText(canvas, view['name'], (x1 + 3, HEADER + y1 + 14), cv2.FONT_HERSHEY_SIMPLEX, 0.45, colour, 1,
+                    cv2.LINE_AA)
     x = orig.shape[1]
     for i, (view, colour) in enumerate(zip(views, colours)):
         x += GAP
@@ -177,8 +173,7 @@ def draw_views(img: np.ndarray, views: List[Dict], height: int = 256) -> np.ndar
             inter, valid = box_intersection(torch.as_tensor(view['box']), torch.as_tensor(other['box']))
             if not bool(valid):
                 continue
-            mapped = boxes_image_to_view(inter, torch.as_tensor(view['box']),
-                                         torch.tensor(view['flip']), size)
+            mapped = boxes_image_to_view(inter, torch.as_tensor(view['box']), torch.tensor(view['flip']), size)
             _rect(canvas, mapped.numpy(), (x, HEADER), view_scale, other_colour, 1)
         cv2.rectangle(canvas, (x, HEADER), (x + w - 1, HEADER + h - 1), colour, 3)
         _title(canvas, f"{view['name']} {vw}x{vh}{' flip' if view['flip'] else ''}", x, colour)
@@ -199,11 +194,11 @@ def load_input_image(image: Optional[str], synthetic: Optional[int]) -> np.ndarr
 
 
 def views_main(argv: Optional[Sequence[str]] = None) -> str:
-    parser = argparse.ArgumentParser(prog='visualize.py views',
-                                     description='the views a pipeline config produces for an image')
+    parser = argparse.ArgumentParser(
+        prog='visualize.py views', description='the views a pipeline config produces for an image')
     parser.add_argument('image', nargs='?', help='image file (or --synthetic INDEX)')
-    parser.add_argument('--synthetic', type=int, metavar='INDEX',
-                        help='scene INDEX of the embedded SyntheticScenes (seed 0)')
+    parser.add_argument(
+        '--synthetic', type=int, metavar='INDEX', help='scene INDEX of the embedded SyntheticScenes (seed 0)')
     parser.add_argument('--config', required=True, help='config whose training pipeline to use')
     parser.add_argument('--seed', type=int, default=0, help='random seed of the augmentations')
     parser.add_argument('--height', type=int, default=256, help='display height of the panels')
@@ -219,9 +214,9 @@ def views_main(argv: Optional[Sequence[str]] = None) -> str:
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
     if not cv2.imwrite(args.out, canvas):
         raise SystemExit(f'cannot write {args.out!r}')
-    print(f'{len(views)} views ' + ', '.join(
-        f"{v['name']}: box {np.round(v['box'], 1).tolist()}{' flipped' if v['flip'] else ''}"
-        for v in views) + f' -> {osp.abspath(args.out)}')
+    print(f'{len(views)} views ' +
+          ', '.join(f"{v['name']}: box {np.round(v['box'], 1).tolist()}{' flipped' if v['flip'] else ''}"
+                    for v in views) + f' -> {osp.abspath(args.out)}')
     return args.out
 
 

@@ -10,7 +10,6 @@ The budget counts the training loop only (data, forward, backward, optimiser, ho
 evaluations made during training are timed separately and subtracted.
 """
 import argparse
-import copy
 import json
 import os
 import os.path as osp
@@ -23,8 +22,7 @@ from typing import Dict, List, Optional
 import numpy as np
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from protocol import (ABLATION_METHOD, CIFAR_NPZ, DATASETS, FLOWERS, ROOT,  # noqa: E402
-                      flowers_split, method_by_key)
+from protocol import ABLATION_METHOD, CIFAR_NPZ, DATASETS, FLOWERS, ROOT, flowers_split, method_by_key  # noqa: E402
 
 sys.path.insert(0, ROOT)
 
@@ -57,29 +55,40 @@ def probe_loaders(dataset: str, quick: bool, seed: int = 0) -> Dict[str, dict]:
             labels = d['train_labels']
             n_val = len(d['val_labels'])
         rng = np.random.default_rng(1000)  # fixed bank, the same for every method and seed
-        bank = sorted(int(i) for c in np.unique(labels)
-                      for i in rng.permutation(np.flatnonzero(labels == c))[:per_class])
+        bank = sorted(
+            int(i) for c in np.unique(labels) for i in rng.permutation(np.flatnonzero(labels == c))[:per_class])
         val = list(range(0, n_val, 20 if quick else spec.val_stride))
         pipe = [dict(type='PackInputs')]
-        mk = lambda split, idx: dict(type='NpzImageDataset', ann_file=CIFAR_NPZ, split=split,  # noqa: E731
-                                     with_label=True, indices=idx, pipeline=pipe)
+
+        def mk(split, idx):
+            return dict(
+                type='NpzImageDataset', ann_file=CIFAR_NPZ, split=split, with_label=True, indices=idx, pipeline=pipe)
+
         return dict(bank=mk('train', bank), val=mk('val', val))
     train, val = flowers_split(len(_flowers_files()))
     # bank: a fixed random subset of the train split (labels are only read by the probes)
     rng = np.random.default_rng(1000)
     bank = sorted(int(i) for i in rng.permutation(np.array(train))[:per_class * 5])
     val = val[::10 if quick else spec.val_stride]
-    pipe = [dict(type='LoadImageFromFile'),
-            dict(type='ResizeWithBox', scale=spec.probe_size, interpolation='bicubic', backend='pillow'),
-            dict(type='PackInputs')]
-    mk = lambda idx: dict(type='CustomDataset', data_root=FLOWERS, with_label=True, indices=idx,  # noqa: E731
-                          pipeline=pipe)
+    pipe = [
+        dict(type='LoadImageFromFile'),
+        dict(type='ResizeWithBox', scale=spec.probe_size, interpolation='bicubic', backend='pillow'),
+        dict(type='PackInputs')
+    ]
+
+    def mk(idx):
+        return dict(type='CustomDataset', data_root=FLOWERS, with_label=True, indices=idx, pipeline=pipe)
+
     return dict(bank=mk(bank), val=mk(val))
 
 
 def loader(dataset_cfg: dict, batch_size: int = 128) -> dict:
-    return dict(batch_size=batch_size, num_workers=0, dataset=dataset_cfg,
-                sampler=dict(type='DefaultSampler', shuffle=False), collate_fn=dict(type='default_collate'))
+    return dict(
+        batch_size=batch_size,
+        num_workers=0,
+        dataset=dataset_cfg,
+        sampler=dict(type='DefaultSampler', shuffle=False),
+        collate_fn=dict(type='default_collate'))
 
 
 # ------------------------------------------------------------------------------------------ config
@@ -94,8 +103,8 @@ def apply_ablation(cfg, name: str) -> None:
     elif name == 'temperature 0.5':
         cfg.model.head.temperature = 0.5
     elif name == 'no BN in projector':  # fc-relu-fc (the reference's l1/l2)
-        cfg.model.neck = dict(type='MoCoV2Neck', in_channels=512, hid_channels=512, out_channels=128,
-                              with_avg_pool=True)
+        cfg.model.neck = dict(
+            type='MoCoV2Neck', in_channels=512, hid_channels=512, out_channels=128, with_avg_pool=True)
     elif name == 'Adam 3e-4 constant':
         cfg.optim_wrapper = dict(type='OptimWrapper', optimizer=dict(type='Adam', lr=3e-4, weight_decay=1e-5))
         cfg.param_scheduler = [dict(type='ConstantLR', factor=1.0, by_epoch=False, begin=0, end=1)]
@@ -119,14 +128,14 @@ def load_config(method, seed: int, work_dir: str, quick: bool, ablation: Optiona
         dl.dataset.indices = train  # the val fifth is never seen in training
     else:
         dl.dataset.ann_file = CIFAR_NPZ
-    cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=10 ** 6)  # the budget stops it
-    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=10 ** 7, save_last=False)
-    cfg.default_hooks.logger = dict(type='LoggerHook', interval=10 ** 6)
+    cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=10**6)  # the budget stops it
+    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=10**7, save_last=False)
+    cfg.default_hooks.logger = dict(type='LoggerHook', interval=10**6)
     cfg.vis_backends = [dict(type='LocalVisBackend')]
     cfg.visualizer = dict(type='UniversalVisualizer', vis_backends=cfg.vis_backends)
     cfg.log_level = 'WARNING'
-    cfg.env_cfg = dict(cudnn_benchmark=False, mp_cfg=dict(mp_start_method='fork', opencv_num_threads=1),
-                       dist_cfg=dict(backend='gloo'))
+    cfg.env_cfg = dict(
+        cudnn_benchmark=False, mp_cfg=dict(mp_start_method='fork', opencv_num_threads=1), dist_cfg=dict(backend='gloo'))
     if ablation:
         apply_ablation(cfg, ablation)
     # SyncBN cannot run without a process group
@@ -139,9 +148,14 @@ def _revert_syncbn(model):
 
 
 # ------------------------------------------------------------------------------------------ probes
-def knn_and_linear(backbone, preprocessor, loaders: Dict[str, dict], runner, quick: bool,
+def knn_and_linear(backbone,
+                   preprocessor,
+                   loaders: Dict[str, dict],
+                   runner,
+                   quick: bool,
                    linear: bool = True) -> Dict[str, float]:
     import torch
+
     from mmspatial.evaluation.features import extract_features
     from mmspatial.evaluation.knn import knn_accuracy
     from mmspatial.evaluation.linear_probe import linear_probe_accuracy
@@ -150,8 +164,8 @@ def knn_and_linear(backbone, preprocessor, loaders: Dict[str, dict], runner, qui
     n_cls = int(max(bank_y.max(), val_y.max())) + 1
     out = {}
     for k in (20, 200):
-        out[f'knn{k}'] = knn_accuracy(bank_f, bank_y, val_f, val_y, k=k, temperature=0.07,
-                                      num_classes=n_cls, topk=(1, ))['top1']
+        out[f'knn{k}'] = knn_accuracy(
+            bank_f, bank_y, val_f, val_y, k=k, temperature=0.07, num_classes=n_cls, topk=(1, ))['top1']
     out['knn_queries'] = int(val_y.numel())
     out['bank'] = int(bank_y.numel())
     if linear:
@@ -171,6 +185,7 @@ def localisation(backbone, preprocessor, loaders: Dict[str, dict], runner, datas
     size, patch, n_tr, n_te = DATASETS[dataset].loc
     if quick:
         n_tr, n_te = 12, 6
+    import mmcv
     images = []
     for split, n in (('bank', n_tr), ('val', n_te)):
         ds = runner.build_dataloader(loader(loaders[split])).dataset
@@ -178,10 +193,8 @@ def localisation(backbone, preprocessor, loaders: Dict[str, dict], runner, datas
         for i in range(min(n, len(ds))):
             res = ds.get_data_info(i)
             if 'img' not in res:  # files: load as the training pipeline does (BGR)
-                import mmcv
                 res['img'] = mmcv.imread(res['img_path'], channel_order='bgr')
             imgs.append(res['img'])
-        import mmcv
         images.append(np.stack([mmcv.imresize(im, (size, size), interpolation='bicubic') for im in imgs]))
     from mmspatial.evaluation.spatial_reasoning.common import dataset_channel_order
     data_order = dataset_channel_order(loaders['bank'])
@@ -191,8 +204,7 @@ def localisation(backbone, preprocessor, loaders: Dict[str, dict], runner, datas
     if data_order == 'rgb':
         images = [im[..., ::-1].copy() for im in images]
     frozen = FrozenBackbone(name='arm', backbone=backbone, mean=mean, std=std, to_rgb=seen == 'rgb')
-    res = evaluate_position_scale(frozen, images[0], images[1], pairs_per_image=4, patch_size=patch,
-                                  seed=seed)
+    res = evaluate_position_scale(frozen, images[0], images[1], pairs_per_image=4, patch_size=patch, seed=seed)
     m = res['metrics']
     return dict(loc_r2_xy=0.5 * (m['dx']['r2'] + m['dy']['r2']), loc_r2_scale=m['log_scale']['r2'])
 
@@ -259,11 +271,17 @@ def budget_hook(budget_s: float, curve_points: List[float], evaluate, record: di
 
 
 # ------------------------------------------------------------------------------------------ main
-def run(method_key: str, arm: str, seed: int, budget: float, quick: bool, ablation: Optional[str] = None,
+def run(method_key: str,
+        arm: str,
+        seed: int,
+        budget: float,
+        quick: bool,
+        ablation: Optional[str] = None,
         curve: bool = False) -> dict:
     import torch
     torch.set_num_threads(1)
     from mmengine.runner import Runner
+
     import mmspatial  # noqa: F401
     try:  # mmcv 2.1's hue jitter under numpy 2, as tools/train.py does (an explicit opt-in)
         from mmspatial.compat import enable_numpy2_hue_fix
@@ -272,9 +290,16 @@ def run(method_key: str, arm: str, seed: int, budget: float, quick: bool, ablati
         pass
     from mmspatial.engine.hooks.knn_monitor_hook import resolve_backbone
     method = method_by_key(ABLATION_METHOD if ablation else method_key)
-    record = dict(method=method.name if arm == 'trained' else 'random init', backbone=method.backbone, dataset=method.dataset, arm=arm, seed=seed,
-                  config=method.config, budget_cpu_s=budget if arm == 'trained' else 0, curve=[],
-                  ablation=ablation)
+    record = dict(
+        method=method.name if arm == 'trained' else 'random init',
+        backbone=method.backbone,
+        dataset=method.dataset,
+        arm=arm,
+        seed=seed,
+        config=method.config,
+        budget_cpu_s=budget if arm == 'trained' else 0,
+        curve=[],
+        ablation=ablation)
     loaders = probe_loaders(method.dataset, quick)
     with tempfile.TemporaryDirectory(prefix='mmspatial_learning_') as work_dir:
         cfg = load_config(method, seed, work_dir, quick, ablation)
@@ -284,8 +309,11 @@ def run(method_key: str, arm: str, seed: int, budget: float, quick: bool, ablati
         backbone = lambda: resolve_backbone(model, 'online')  # noqa: E731
 
         def evaluate(runner_):
-            return {k: v for k, v in knn_and_linear(backbone(), pre, loaders, runner_, quick,
-                                                    linear=False).items() if k.startswith('knn')}
+            return {
+                k: v
+                for k, v in knn_and_linear(backbone(), pre, loaders, runner_, quick, linear=False).items()
+                if k.startswith('knn')
+            }
 
         t_wall, t_cpu = time.perf_counter(), cpu_seconds()
         if arm == 'trained':
@@ -295,17 +323,21 @@ def run(method_key: str, arm: str, seed: int, budget: float, quick: bool, ablati
             model.init_weights()  # what Runner.train() does first
             if arm == 'random_init_bn_recal':
                 record['bn_recal_images'] = recalibrate_bn(model, runner, 4 if quick else 20)
-            record.update(iterations=0, cpu_s=round(cpu_seconds() - t_cpu, 1),
-                          wall_s=round(time.perf_counter() - t_wall, 1))
+            record.update(
+                iterations=0, cpu_s=round(cpu_seconds() - t_cpu, 1), wall_s=round(time.perf_counter() - t_wall, 1))
         t0 = cpu_seconds()
         record.update(knn_and_linear(backbone(), pre, loaders, runner, quick))
         if method.localisation and not ablation:
             record.update(localisation(backbone(), pre, loaders, runner, method.dataset, seed, quick))
         record['probe_cpu_s'] = round(cpu_seconds() - t0, 1)
         if arm == 'trained':
-            record['curve'].append(dict(iter=record.get('iterations'), cpu_s=record.get('cpu_s'),
-                                        knn20=record['knn20'], knn200=record['knn200'],
-                                        knn_queries=record['knn_queries']))
+            record['curve'].append(
+                dict(
+                    iter=record.get('iterations'),
+                    cpu_s=record.get('cpu_s'),
+                    knn20=record['knn20'],
+                    knn200=record['knn200'],
+                    knn_queries=record['knn_queries']))
     return record
 
 

@@ -33,8 +33,8 @@ class DatasetSpec:
 
 DATASETS: Dict[str, DatasetSpec] = {
     # CPU-bound choices: 1,000 queries give a kNN standard error of about 1.5 points at 35 % accuracy
-    'cifar10_subset': DatasetSpec('cifar10_subset', probe_size=32, bank_per_class=100, val_stride=2,
-                                  loc=(32, 16, 150, 100)),
+    'cifar10_subset':
+    DatasetSpec('cifar10_subset', probe_size=32, bank_per_class=100, val_stride=2, loc=(32, 16, 150, 100)),
     'flowers128': DatasetSpec('flowers128', probe_size=96, bank_per_class=120, loc=(96, 48, 150, 100)),
 }
 
@@ -54,29 +54,82 @@ class MethodSpec:
 
 METHODS: List[MethodSpec] = [
     # cifar10_subset, 32 px, CIFAR-stem ResNet-18 (ScatNet-8 for ScatSimCLR)
-    MethodSpec('SimCLR (mmpretrain)', 'configs/simclr/simclr_resnet18-cifar_1xb64-cpu_cifar10-subset.py',
-               'ResNet-18 (CIFAR stem)', 'cifar10_subset', 'simclr', base=True),
-    MethodSpec('BYOL (mmpretrain)', 'configs/byol/byol_resnet18-cifar_1xb64-cpu_cifar10-subset.py',
-               'ResNet-18 (CIFAR stem)', 'cifar10_subset', 'byol', base=True, localisation=True),
-    MethodSpec('SCRL', 'configs/scrl/scrl_resnet18-cifar_1xb64-cpu_cifar10-subset.py',
-               'ResNet-18 (CIFAR stem)', 'cifar10_subset', 'byol', localisation=True),
-    MethodSpec('BYOL+SP', 'configs/sp/byol_sp_resnet18-cifar_1xb64-cpu_cifar10-subset.py',
-               'ResNet-18 (CIFAR stem)', 'cifar10_subset', 'byol', localisation=True),
+    MethodSpec(
+        'SimCLR (mmpretrain)',
+        'configs/simclr/simclr_resnet18-cifar_1xb64-cpu_cifar10-subset.py',
+        'ResNet-18 (CIFAR stem)',
+        'cifar10_subset',
+        'simclr',
+        base=True),
+    MethodSpec(
+        'BYOL (mmpretrain)',
+        'configs/byol/byol_resnet18-cifar_1xb64-cpu_cifar10-subset.py',
+        'ResNet-18 (CIFAR stem)',
+        'cifar10_subset',
+        'byol',
+        base=True,
+        localisation=True),
+    MethodSpec(
+        'SCRL',
+        'configs/scrl/scrl_resnet18-cifar_1xb64-cpu_cifar10-subset.py',
+        'ResNet-18 (CIFAR stem)',
+        'cifar10_subset',
+        'byol',
+        localisation=True),
+    MethodSpec(
+        'BYOL+SP',
+        'configs/sp/byol_sp_resnet18-cifar_1xb64-cpu_cifar10-subset.py',
+        'ResNet-18 (CIFAR stem)',
+        'cifar10_subset',
+        'byol',
+        localisation=True),
     MethodSpec('ScatSimCLR-8 +rotation', 'configs/scatsimclr/scatsimclr8-rotation_1xb64-cpu_cifar10-subset.py',
                'ScatNet-8', 'cifar10_subset', 'simclr'),
     # flowers128, 96-px ResNet-18 and 64-px ViT-tiny/8
-    MethodSpec('BYOL (mmpretrain)', 'configs/sp/byol_r18_1xb32-cpu_flowers128.py', 'ResNet-18',
-               'flowers128', 'byol', base=True, localisation=True),
-    MethodSpec('SCRL', 'configs/scrl/scrl_resnet18_1xb32-cpu_flowers128.py', 'ResNet-18', 'flowers128',
-               'byol', localisation=True),
-    MethodSpec('BYOL+SP', 'configs/sp/byol_sp_r18_1xb32-cpu_flowers128.py', 'ResNet-18', 'flowers128',
-               'byol', localisation=True),
-    MethodSpec('DINO', 'configs/dino/dino_vit-tiny-p8_1xb32-cpu_flowers128.py', 'ViT-tiny/8', 'flowers128',
-               'dino', base=True, localisation=True),
-    MethodSpec('SelfPatch', 'configs/selfpatch/selfpatch_vit-tiny-p8_1xb32-cpu_flowers128.py', 'ViT-tiny/8',
-               'flowers128', 'dino', localisation=True),
-    MethodSpec('DINO+SP', 'configs/sp/dino_sp_vit-tiny-p8_1xb32-cpu_flowers128.py', 'ViT-tiny/8',
-               'flowers128', 'dino', localisation=True),
+    MethodSpec(
+        'BYOL (mmpretrain)',
+        'configs/sp/byol_r18_1xb32-cpu_flowers128.py',
+        'ResNet-18',
+        'flowers128',
+        'byol',
+        base=True,
+        localisation=True),
+    MethodSpec(
+        'SCRL',
+        'configs/scrl/scrl_resnet18_1xb32-cpu_flowers128.py',
+        'ResNet-18',
+        'flowers128',
+        'byol',
+        localisation=True),
+    MethodSpec(
+        'BYOL+SP',
+        'configs/sp/byol_sp_r18_1xb32-cpu_flowers128.py',
+        'ResNet-18',
+        'flowers128',
+        'byol',
+        localisation=True),
+    MethodSpec(
+        'DINO',
+        'configs/dino/dino_vit-tiny-p8_1xb32-cpu_flowers128.py',
+        'ViT-tiny/8',
+        'flowers128',
+        'dino',
+        base=True,
+        localisation=True),
+    MethodSpec(
+        'SelfPatch',
+        'configs/selfpatch/selfpatch_vit-tiny-p8_1xb32-cpu_flowers128.py',
+        'ViT-tiny/8',
+        'flowers128',
+        'dino',
+        localisation=True),
+    MethodSpec(
+        'DINO+SP',
+        'configs/sp/dino_sp_vit-tiny-p8_1xb32-cpu_flowers128.py',
+        'ViT-tiny/8',
+        'flowers128',
+        'dino',
+        localisation=True),
 ]
 
 #: The ablation of the CIFAR recipe (issue 14 section 1): the mmpretrain SimCLR cifar arm with one

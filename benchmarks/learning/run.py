@@ -29,12 +29,11 @@ import os.path as osp
 import subprocess
 import sys
 import time
-from typing import Dict, List, Optional
+from typing import List, Optional
 
 HERE = osp.dirname(osp.abspath(__file__))
 sys.path.insert(0, HERE)
-from protocol import (ABLATION_METHOD, ABLATIONS, DATASETS, METHODS, ROOT, floor_configs,  # noqa: E402
-                      method_key)
+from protocol import ABLATION_METHOD, ABLATIONS, DATASETS, METHODS, ROOT, floor_configs, method_key  # noqa: E402
 
 RESULT_KEYS = ('method', 'backbone', 'dataset', 'arm', 'budget_cpu_s', 'iterations', 'seeds', 'knn_top1_mean',
                'knn_top1_std', 'linear_top1_mean', 'linear_top1_std')
@@ -51,8 +50,10 @@ def plan(args) -> List[dict]:
     methods = [m for m in METHODS if m.dataset in datasets and (not args.methods or m.name in args.methods)]
     if args.quick:
         methods = methods[:1]
-    floors = {k: v for k, v in floor_configs().items() if any(
-        m.dataset == k[0] and m.backbone == k[1] for m in methods)}
+    floors = {
+        k: v
+        for k, v in floor_configs().items() if any(m.dataset == k[0] and m.backbone == k[1] for m in methods)
+    }
     jobs = []
     for seed in range(args.seeds):
         for dataset in datasets:
@@ -61,23 +62,40 @@ def plan(args) -> List[dict]:
                     continue
                 key = next(method_key(m) for m in METHODS if m.config == config)
                 for arm in ('random_init', 'random_init_bn_recal'):
-                    jobs.append(dict(method=key, name='random init', dataset=ds, backbone=backbone, arm=arm,
-                                     seed=seed))
+                    jobs.append(dict(method=key, name='random init', dataset=ds, backbone=backbone, arm=arm, seed=seed))
             for m in methods:
                 if m.dataset == dataset:
-                    jobs.append(dict(method=method_key(m), name=m.name, dataset=m.dataset, backbone=m.backbone,
-                                     arm='trained', seed=seed, curve=seed == 0))
+                    jobs.append(
+                        dict(
+                            method=method_key(m),
+                            name=m.name,
+                            dataset=m.dataset,
+                            backbone=m.backbone,
+                            arm='trained',
+                            seed=seed,
+                            curve=seed == 0))
     if args.ablation and not args.quick:
         for name in ABLATIONS:
             for seed in range(args.ablation_seeds):
-                jobs.append(dict(method=ABLATION_METHOD, name=f'ablation: {name}', dataset='cifar10_subset',
-                                 backbone='ResNet-18 (CIFAR stem)', arm='trained', seed=seed, ablation=name))
+                jobs.append(
+                    dict(
+                        method=ABLATION_METHOD,
+                        name=f'ablation: {name}',
+                        dataset='cifar10_subset',
+                        backbone='ResNet-18 (CIFAR stem)',
+                        arm='trained',
+                        seed=seed,
+                        ablation=name))
     return jobs
 
 
 def command(job: dict, args, out: str) -> List[str]:
-    cmd = [sys.executable, osp.join(HERE, 'arm.py'), '--method', job['method'], '--arm', job['arm'],
-           '--seed', str(job['seed']), '--budget', str(args.budget), '--out', out]
+    cmd = [
+        sys.executable,
+        osp.join(HERE, 'arm.py'), '--method', job['method'], '--arm', job['arm'], '--seed',
+        str(job['seed']), '--budget',
+        str(args.budget), '--out', out
+    ]
     if job.get('curve'):
         cmd.append('--curve')
     if job.get('ablation'):
@@ -90,19 +108,24 @@ def command(job: dict, args, out: str) -> List[str]:
 def run_jobs(jobs: List[dict], args, run_dir: str, on_done) -> None:
     os.makedirs(osp.join(run_dir, 'records'), exist_ok=True)
     os.makedirs(osp.join(run_dir, 'logs'), exist_ok=True)
-    env = dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1', OPENBLAS_NUM_THREADS='1',
-               PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
+    env = dict(
+        os.environ,
+        OMP_NUM_THREADS='1',
+        MKL_NUM_THREADS='1',
+        OPENBLAS_NUM_THREADS='1',
+        PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
     pending = [j for j in jobs if not osp.isfile(osp.join(run_dir, 'records', slug(j) + '.json'))]
-    print(f'{len(jobs)} arms, {len(jobs) - len(pending)} already done, {len(pending)} to run '
-          f'({args.jobs} at a time, {args.budget:g} CPU-s of training each)', flush=True)
+    print(
+        f'{len(jobs)} arms, {len(jobs) - len(pending)} already done, {len(pending)} to run '
+        f'({args.jobs} at a time, {args.budget:g} CPU-s of training each)',
+        flush=True)
     running = []
     while pending or running:
         while pending and len(running) < args.jobs:
             job = pending.pop(0)
             out = osp.join(run_dir, 'records', slug(job) + '.json')
             log = open(osp.join(run_dir, 'logs', slug(job) + '.log'), 'w')
-            proc = subprocess.Popen(command(job, args, out), stdout=log, stderr=subprocess.STDOUT, env=env,
-                                    cwd=ROOT)
+            proc = subprocess.Popen(command(job, args, out), stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
             running.append((proc, job, out, log, time.time()))
         time.sleep(0.5)
         for item in list(running):
@@ -112,8 +135,10 @@ def run_jobs(jobs: List[dict], args, run_dir: str, on_done) -> None:
             running.remove(item)
             log.close()
             ok = proc.returncode == 0 and osp.isfile(out)
-            print(f"[{time.strftime('%H:%M:%S')}] {'done' if ok else 'FAILED'} {slug(job)} "
-                  f'({time.time() - start:.0f} s wall)' + ('' if ok else f' - see {log.name}'), flush=True)
+            print(
+                f"[{time.strftime('%H:%M:%S')}] {'done' if ok else 'FAILED'} {slug(job)} "
+                f'({time.time() - start:.0f} s wall)' + ('' if ok else f' - see {log.name}'),
+                flush=True)
             if not ok and args.fail_fast:
                 raise RuntimeError(f'arm {slug(job)} failed, see {log.name}')
             on_done()
@@ -136,11 +161,17 @@ def write_outputs(run_dir: str, args, stamp: str, started: float, cpu0: float) -
         return None
     rows, details = report.aggregate(recs)
     kids = os.times()
-    details['run'] = dict(command=' '.join(sys.argv), budget_cpu_s=args.budget, seeds=args.seeds,
-                          jobs=args.jobs, quick=args.quick, run_dir=osp.relpath(run_dir, ROOT),
-                          wall_s=round(time.time() - started, 1),
-                          cpu_s=round(kids.children_user + kids.children_system - cpu0, 1),
-                          finished_arms=len(recs), stamp=stamp)
+    details['run'] = dict(
+        command=' '.join(sys.argv),
+        budget_cpu_s=args.budget,
+        seeds=args.seeds,
+        jobs=args.jobs,
+        quick=args.quick,
+        run_dir=osp.relpath(run_dir, ROOT),
+        wall_s=round(time.time() - started, 1),
+        cpu_s=round(kids.children_user + kids.children_system - cpu0, 1),
+        finished_arms=len(recs),
+        stamp=stamp)
     os.makedirs(args.out_dir, exist_ok=True)
     path = osp.join(args.out_dir, f'learning_{stamp}.json')
     with open(path + '.tmp', 'w') as f:

@@ -18,11 +18,11 @@ knn_monitor = dict(
     k=20,
     temperature=0.07,
     train_dataloader=dict(
-        batch_size=64, num_workers=0,
-        dataset=dict(type='SyntheticScenes', num_images=256, img_size=(96, 128), seed=1,
-                     pipeline=knn_pipeline)),
+        batch_size=64,
+        num_workers=0,
+        dataset=dict(type='SyntheticScenes', num_images=256, img_size=(96, 128), seed=1, pipeline=knn_pipeline)),
     val_dataloader=dict(
-        batch_size=64, num_workers=0,
-        dataset=dict(type='SyntheticScenes', num_images=128, img_size=(96, 128), seed=2,
-                     pipeline=knn_pipeline)))
+        batch_size=64,
+        num_workers=0,
+        dataset=dict(type='SyntheticScenes', num_images=128, img_size=(96, 128), seed=2, pipeline=knn_pipeline)))
 custom_hooks = [knn_monitor]

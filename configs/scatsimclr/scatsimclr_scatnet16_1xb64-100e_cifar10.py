@@ -1,4 +1,6 @@
 # ScatSimCLR-16, contrastive loss only, on CIFAR-10 (32 px), 100 epochs (the Table 3 recipe; see README.md).
-_base_ = ['./_base_/models/scatsimclr_scatnet.py', './_base_/datasets/cifar10_scatsimclr.py',
-          './_base_/schedules/adam_100e.py', './_base_/scatsimclr_runtime.py']
+_base_ = [
+    './_base_/models/scatsimclr_scatnet.py', './_base_/datasets/cifar10_scatsimclr.py',
+    './_base_/schedules/adam_100e.py', './_base_/scatsimclr_runtime.py'
+]
 model = dict(backbone=dict(depth=16, input_size=(32, 32)))

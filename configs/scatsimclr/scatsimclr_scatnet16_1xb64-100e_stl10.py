@@ -1,4 +1,6 @@
 # ScatSimCLR-16, contrastive loss only, on STL-10 (96 px), 100 epochs (paper Table 3; see README.md).
-_base_ = ['./_base_/models/scatsimclr_scatnet.py', './_base_/datasets/stl10_scatsimclr.py',
-          './_base_/schedules/adam_100e.py', './_base_/scatsimclr_runtime.py']
+_base_ = [
+    './_base_/models/scatsimclr_scatnet.py', './_base_/datasets/stl10_scatsimclr.py', './_base_/schedules/adam_100e.py',
+    './_base_/scatsimclr_runtime.py'
+]
 model = dict(backbone=dict(depth=16, input_size=(96, 96)))

@@ -1,4 +1,6 @@
 # ScatSimCLR-8, contrastive loss only, on CIFAR-100-20 (32 px), 100 epochs (the Table 3 recipe; see README.md).
-_base_ = ['./_base_/models/scatsimclr_scatnet.py', './_base_/datasets/cifar100-20_scatsimclr.py',
-          './_base_/schedules/adam_100e.py', './_base_/scatsimclr_runtime.py']
+_base_ = [
+    './_base_/models/scatsimclr_scatnet.py', './_base_/datasets/cifar100-20_scatsimclr.py',
+    './_base_/schedules/adam_100e.py', './_base_/scatsimclr_runtime.py'
+]
 model = dict(backbone=dict(depth=8, input_size=(32, 32)))

@@ -1,3 +1,5 @@
 # SimCLR baseline of the reference (ResNet-18), contrastive loss only, on STL-10 (paper Table 3, last row).
-_base_ = ['./_base_/models/simclr_resnet18.py', './_base_/datasets/stl10_scatsimclr.py',
-          './_base_/schedules/adam_100e.py', './_base_/scatsimclr_runtime.py']
+_base_ = [
+    './_base_/models/simclr_resnet18.py', './_base_/datasets/stl10_scatsimclr.py', './_base_/schedules/adam_100e.py',
+    './_base_/scatsimclr_runtime.py'
+]

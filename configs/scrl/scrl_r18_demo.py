@@ -7,23 +7,33 @@ _base_ = ['../_base_/default_runtime.py', '../_base_/knn_monitor_demo.py']
 
 img_size = 96
 view_pipeline1 = [
-    dict(type='RandomResizedCropWithBox', scale=img_size, crop_ratio_range=(0.2, 1.),
-         interpolation='bicubic', backend='pillow'),
+    dict(
+        type='RandomResizedCropWithBox',
+        scale=img_size,
+        crop_ratio_range=(0.2, 1.),
+        interpolation='bicubic',
+        backend='pillow'),
     dict(type='RandomFlipWithFlag', prob=0.5),
-    dict(type='RandomApply',
-         transforms=[dict(type='SafeHueColorJitter', brightness=0.4, contrast=0.4, saturation=0.2, hue=0.1)],
-         prob=0.8),
+    dict(
+        type='RandomApply',
+        transforms=[dict(type='SafeHueColorJitter', brightness=0.4, contrast=0.4, saturation=0.2, hue=0.1)],
+        prob=0.8),
     dict(type='RandomGrayscale', prob=0.2, keep_channels=True, channel_weights=(0.114, 0.587, 0.2989)),
     dict(type='ResizeBlur', factors=(1.1, 1.2, 1.5), prob=1.),
     dict(type='Solarize', thr=128, prob=0.),
 ]
 view_pipeline2 = [
-    dict(type='RandomResizedCropWithBox', scale=img_size, crop_ratio_range=(0.2, 1.),
-         interpolation='bicubic', backend='pillow'),
+    dict(
+        type='RandomResizedCropWithBox',
+        scale=img_size,
+        crop_ratio_range=(0.2, 1.),
+        interpolation='bicubic',
+        backend='pillow'),
     dict(type='RandomFlipWithFlag', prob=0.5),
-    dict(type='RandomApply',
-         transforms=[dict(type='SafeHueColorJitter', brightness=0.4, contrast=0.4, saturation=0.2, hue=0.1)],
-         prob=0.8),
+    dict(
+        type='RandomApply',
+        transforms=[dict(type='SafeHueColorJitter', brightness=0.4, contrast=0.4, saturation=0.2, hue=0.1)],
+        prob=0.8),
     dict(type='RandomGrayscale', prob=0.2, keep_channels=True, channel_weights=(0.114, 0.587, 0.2989)),
     dict(type='ResizeBlur', factors=(1.1, 1.2, 1.5), prob=0.1),
     dict(type='Solarize', thr=128, prob=0.2),
@@ -41,41 +51,61 @@ train_dataloader = dict(
         img_size=(96, 128),
         seed=0,
         pipeline=[
-            dict(type='MultiViewWithGeometry', num_views=[1, 1],
-                 transforms=[view_pipeline1, view_pipeline2]),
-            dict(type='PackInputs',
-                 algorithm_keys=['view_bboxes', 'view_flips', 'view_shapes', 'ori_img_shape']),
+            dict(type='MultiViewWithGeometry', num_views=[1, 1], transforms=[view_pipeline1, view_pipeline2]),
+            dict(type='PackInputs', algorithm_keys=['view_bboxes', 'view_flips', 'view_shapes', 'ori_img_shape']),
         ]))
 
 model = dict(
     type='SCRL',
     base_tau=0.97,
-    data_preprocessor=dict(type='SelfSupDataPreprocessor', mean=[123.675, 116.28, 103.53],
-                           std=[58.395, 57.12, 57.375], to_rgb=True),
+    data_preprocessor=dict(
+        type='SelfSupDataPreprocessor', mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], to_rgb=True),
     backbone=dict(type='ResNet', depth=18, norm_cfg=dict(type='SyncBN'), zero_init_residual=False),
-    neck=dict(type='NonLinearNeck', in_channels=512, hid_channels=1024, out_channels=128,
-              num_layers=2, with_bias=True, with_last_bn=False, with_avg_pool=True),
+    neck=dict(
+        type='NonLinearNeck',
+        in_channels=512,
+        hid_channels=1024,
+        out_channels=128,
+        num_layers=2,
+        with_bias=True,
+        with_last_bn=False,
+        with_avg_pool=True),
     head=dict(
         type='LatentPredictHead',
         loss=dict(type='CosineSimilarityLoss', shift_factor=2., scale_factor=2.),
-        predictor=dict(type='NonLinearNeck', in_channels=128, hid_channels=1024, out_channels=128,
-                       num_layers=2, with_bias=True, with_last_bn=False, with_avg_pool=False)),
+        predictor=dict(
+            type='NonLinearNeck',
+            in_channels=128,
+            hid_channels=1024,
+            out_channels=128,
+            num_layers=2,
+            with_bias=True,
+            with_last_bn=False,
+            with_avg_pool=False)),
     box_generator=dict(num_boxes=10, min_size=16, iou_threshold=0.5, max_tries=50),
     roi_align_cfg=dict(output_size=1, spatial_scale=1 / 32, sampling_ratio=-1, aligned=False))
 
 optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(type='LARS', lr=0.3, weight_decay=1e-6, momentum=0.9),
-    paramwise_cfg=dict(custom_keys={
-        'bn': dict(decay_mult=0, lars_exclude=True),
-        'bias': dict(decay_mult=0, lars_exclude=True),
-        'neck.bn0.weight': dict(decay_mult=1, lars_exclude=False),
-        'predictor.bn0.weight': dict(decay_mult=1, lars_exclude=False)}))
+    paramwise_cfg=dict(
+        custom_keys={
+            'bn': dict(decay_mult=0, lars_exclude=True),
+            'bias': dict(decay_mult=0, lars_exclude=True),
+            'neck.bn0.weight': dict(decay_mult=1, lars_exclude=False),
+            'predictor.bn0.weight': dict(decay_mult=1, lars_exclude=False)
+        }))
 max_epochs = 8
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-2, by_epoch=True, begin=0, end=1, convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', T_max=max_epochs - 1, by_epoch=True, begin=1, end=max_epochs,
-         convert_to_iter_based=True)]
+    dict(
+        type='CosineAnnealingLR',
+        T_max=max_epochs - 1,
+        by_epoch=True,
+        begin=1,
+        end=max_epochs,
+        convert_to_iter_based=True)
+]
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs)
 default_hooks = dict(logger=dict(interval=4), checkpoint=dict(interval=2, max_keep_ckpts=2))
 auto_scale_lr = dict(base_batch_size=256)

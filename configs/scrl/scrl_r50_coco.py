@@ -41,10 +41,15 @@ model = dict(base_tau=0.97**(total_batch / ref_batch))
 # wd 1e-6: the reference's 200-epoch value, unscaled (it does not scale it with the batch either).
 optim_wrapper = dict(optimizer=dict(lr=0.45 * total_batch / 256, weight_decay=1e-6))
 param_scheduler = [
-    dict(type='LinearLR', start_factor=1e-4, by_epoch=True, begin=0, end=warmup_epochs,
-         convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', T_max=epochs - warmup_epochs, eta_min=0., by_epoch=True,
-         begin=warmup_epochs, end=epochs, convert_to_iter_based=True),
+    dict(type='LinearLR', start_factor=1e-4, by_epoch=True, begin=0, end=warmup_epochs, convert_to_iter_based=True),
+    dict(
+        type='CosineAnnealingLR',
+        T_max=epochs - warmup_epochs,
+        eta_min=0.,
+        by_epoch=True,
+        begin=warmup_epochs,
+        end=epochs,
+        convert_to_iter_based=True),
 ]
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=epochs)
 # Checkpoints every 20 epochs (the reference's snapshot_interval: 20), the last 3 kept.

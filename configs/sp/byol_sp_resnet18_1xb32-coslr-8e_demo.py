@@ -4,10 +4,17 @@ _base_ = ['../byol/byol_resnet18_1xb32-coslr-8e_demo.py', './_base_/sp.py']
 custom_imports = dict(imports=['mmspatial'], allow_failed_imports=False)
 
 sp_views = dict(_base_.sp_views, scale=64)
-model = dict(_delete_=True, type='SpatialPrediction', host=_base_.model, sp_head=_base_.sp_head,
-             sp_weight=_base_.sp_weight, sp_probe_size=64)
+model = dict(
+    _delete_=True,
+    type='SpatialPrediction',
+    host=_base_.model,
+    sp_head=_base_.sp_head,
+    sp_weight=_base_.sp_weight,
+    sp_probe_size=64)
 _pipe = _base_.train_dataloader.dataset.pipeline
 _at = 1 if _pipe[0].type == 'LoadImageFromFile' else 0
-train_dataloader = dict(dataset=dict(pipeline=[
-    *_pipe[:_at], sp_views, *_pipe[_at:-1],
-    dict(_pipe[-1], algorithm_keys=[*_pipe[-1].get('algorithm_keys', []), *_base_.sp_keys])]))
+train_dataloader = dict(
+    dataset=dict(pipeline=[
+        *_pipe[:_at], sp_views, *_pipe[_at:-1],
+        dict(_pipe[-1], algorithm_keys=[*_pipe[-1].get('algorithm_keys', []), *_base_.sp_keys])
+    ]))

@@ -15,18 +15,15 @@ from torch.utils.data import Dataset
 
 # CIFAR-100 fine label -> superclass ("coarse label" of the CIFAR-100 release, as used by SCAN/RUC and
 # ``src/data/cifar_20.py`` of vkinakh/scatsimclr); index = fine label in alphabetical order.
-CIFAR100_TO_20 = (
-    4, 1, 14, 8, 0, 6, 7, 7, 18, 3, 3, 14, 9, 18, 7, 11, 3, 9, 7, 11,
-    6, 11, 5, 10, 7, 6, 13, 15, 3, 15, 0, 11, 1, 10, 12, 14, 16, 9, 11, 5,
-    5, 19, 8, 8, 15, 13, 14, 17, 18, 10, 16, 4, 17, 4, 2, 0, 17, 4, 18, 17,
-    10, 3, 2, 12, 12, 16, 12, 1, 9, 19, 2, 10, 0, 1, 16, 12, 9, 13, 15, 13,
-    16, 19, 2, 4, 6, 19, 5, 5, 8, 19, 18, 1, 2, 15, 6, 0, 17, 8, 14, 13)
-CIFAR20_CATEGORIES = (
-    'aquatic mammals', 'fish', 'flowers', 'food containers', 'fruit and vegetables',
-    'household electrical devices', 'household furniture', 'insects', 'large carnivores',
-    'large man-made outdoor things', 'large natural outdoor scenes', 'large omnivores and herbivores',
-    'medium-sized mammals', 'non-insect invertebrates', 'people', 'reptiles', 'small mammals', 'trees',
-    'vehicles 1', 'vehicles 2')
+CIFAR100_TO_20 = (4, 1, 14, 8, 0, 6, 7, 7, 18, 3, 3, 14, 9, 18, 7, 11, 3, 9, 7, 11, 6, 11, 5, 10, 7, 6, 13, 15, 3, 15,
+                  0, 11, 1, 10, 12, 14, 16, 9, 11, 5, 5, 19, 8, 8, 15, 13, 14, 17, 18, 10, 16, 4, 17, 4, 2, 0, 17, 4,
+                  18, 17, 10, 3, 2, 12, 12, 16, 12, 1, 9, 19, 2, 10, 0, 1, 16, 12, 9, 13, 15, 13, 16, 19, 2, 4, 6, 19,
+                  5, 5, 8, 19, 18, 1, 2, 15, 6, 0, 17, 8, 14, 13)
+CIFAR20_CATEGORIES = ('aquatic mammals', 'fish', 'flowers', 'food containers', 'fruit and vegetables',
+                      'household electrical devices', 'household furniture', 'insects', 'large carnivores',
+                      'large man-made outdoor things', 'large natural outdoor scenes', 'large omnivores and herbivores',
+                      'medium-sized mammals', 'non-insect invertebrates', 'people', 'reptiles', 'small mammals',
+                      'trees', 'vehicles 1', 'vehicles 2')
 STL10_CATEGORIES = ('airplane', 'bird', 'car', 'cat', 'deer', 'dog', 'horse', 'monkey', 'ship', 'truck')
 
 
@@ -121,8 +118,13 @@ class NpzImageDataset(BaseDataset):
         indices (int | Sequence[int], optional): subset, as in mmengine's ``BaseDataset``.
     """
 
-    def __init__(self, ann_file: str, split: str = 'train', with_label: bool = True,
-                 pipeline: Sequence = (), metainfo: Optional[dict] = None, **kwargs) -> None:
+    def __init__(self,
+                 ann_file: str,
+                 split: str = 'train',
+                 with_label: bool = True,
+                 pipeline: Sequence = (),
+                 metainfo: Optional[dict] = None,
+                 **kwargs) -> None:
         self.split, self.with_label = split, with_label
         path = osp.join(kwargs.get('data_root', ''), ann_file)
         if metainfo is None and osp.isfile(path):
@@ -139,8 +141,10 @@ class NpzImageDataset(BaseDataset):
             labels = data[f'{self.split}_labels'] if self.with_label else None
         if imgs.ndim != 4 or imgs.shape[-1] != 3 or imgs.dtype != np.uint8:
             raise ValueError(f'{self.split}_images must be (N, H, W, 3) uint8, got {imgs.shape} {imgs.dtype}')
-        return [dict(img=img) if labels is None else dict(img=img, gt_label=int(lab))
-                for img, lab in zip(imgs, labels if labels is not None else [None] * len(imgs))]
+        return [
+            dict(img=img) if labels is None else dict(img=img, gt_label=int(lab))
+            for img, lab in zip(imgs, labels if labels is not None else [None] * len(imgs))
+        ]
 
 
 def holdout_indices(num: int, ratio: float, seed: int) -> Tuple[np.ndarray, np.ndarray]:
@@ -175,8 +179,12 @@ class HoldOutSplit(Dataset):
         pipeline (Sequence): transforms applied to the wrapped dataset's data infos.
     """
 
-    def __init__(self, dataset: Union[dict, BaseDataset], ratio: float = 0.05, seed: int = 0,
-                 part: str = 'train', pipeline: Sequence = ()) -> None:
+    def __init__(self,
+                 dataset: Union[dict, BaseDataset],
+                 ratio: float = 0.05,
+                 seed: int = 0,
+                 part: str = 'train',
+                 pipeline: Sequence = ()) -> None:
         if part not in ('train', 'holdout'):
             raise ValueError(f"HoldOutSplit part must be 'train' or 'holdout', got {part!r}")
         self.dataset = DATASETS.build(dataset) if isinstance(dataset, dict) else dataset

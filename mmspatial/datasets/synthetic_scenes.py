@@ -12,9 +12,9 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import cv2
 import numpy as np
-from pycocotools import mask as mask_utils
 from mmengine.dataset import BaseDataset
 from mmpretrain.registry import DATASETS
+from pycocotools import mask as mask_utils
 
 SHAPES = ('ellipse', 'rectangle', 'triangle', 'star')
 
@@ -40,8 +40,7 @@ def _texture(rng: np.random.Generator, h: int, w: int, colour: np.ndarray) -> np
     return np.clip(img, 0, 255)
 
 
-def _shape_mask(rng: np.random.Generator, shape: str, h: int, w: int,
-                min_size: float) -> np.ndarray:
+def _shape_mask(rng: np.random.Generator, shape: str, h: int, w: int, min_size: float) -> np.ndarray:
     """A binary mask with one object of the given shape at a random place and size."""
     mask = np.zeros((h, w), np.uint8)
     size = rng.uniform(min_size, 0.45) * min(h, w)
@@ -68,9 +67,11 @@ def _shape_mask(rng: np.random.Generator, shape: str, h: int, w: int,
     return mask.astype(bool)
 
 
-def render_scene(seed: int, index: int, img_size: Tuple[int, int] = (128, 160),
-                 num_objects: Tuple[int, int] = (2, 5), min_object_size: float = 0.15
-                 ) -> Dict[str, Union[np.ndarray, List]]:
+def render_scene(seed: int,
+                 index: int,
+                 img_size: Tuple[int, int] = (128, 160),
+                 num_objects: Tuple[int, int] = (2, 5),
+                 min_object_size: float = 0.15) -> Dict[str, Union[np.ndarray, List]]:
     """Render scene ``index`` of the dataset with ``seed``.
 
     Returns:
@@ -93,8 +94,8 @@ def render_scene(seed: int, index: int, img_size: Tuple[int, int] = (128, 160),
     keep = [i for i, m in enumerate(masks) if m.sum() >= 16]
     masks, labels = [masks[i] for i in keep], [labels[i] for i in keep]
     areas = [int(m.sum()) for m in masks]
-    return dict(img=img.astype(np.uint8), masks=masks, labels=labels,
-                label=labels[int(np.argmax(areas))] if areas else 0)
+    return dict(
+        img=img.astype(np.uint8), masks=masks, labels=labels, label=labels[int(np.argmax(areas))] if areas else 0)
 
 
 @DATASETS.register_module()
@@ -115,9 +116,14 @@ class SyntheticScenes(BaseDataset):
     """
     METAINFO = dict(classes=SHAPES)
 
-    def __init__(self, num_images: int = 256, img_size: Sequence[int] = (128, 160),
-                 num_objects: Sequence[int] = (2, 5), seed: int = 0, pipeline: Sequence = (),
-                 test_mode: bool = False, **kwargs) -> None:
+    def __init__(self,
+                 num_images: int = 256,
+                 img_size: Sequence[int] = (128, 160),
+                 num_objects: Sequence[int] = (2, 5),
+                 seed: int = 0,
+                 pipeline: Sequence = (),
+                 test_mode: bool = False,
+                 **kwargs) -> None:
         if num_images <= 0:
             raise ValueError(f'num_images must be positive, got {num_images}')
         self.num_images = num_images
@@ -128,8 +134,10 @@ class SyntheticScenes(BaseDataset):
 
     def load_data_list(self) -> List[dict]:
         # Labels need rendering; it is cheap (~1 ms an image), and keeps get_cat_ids exact.
-        return [dict(img_path=f'synthetic://seed{self.seed}/{i:06d}.png', scene_index=i,
-                     gt_label=self.render(i)['label']) for i in range(self.num_images)]
+        return [
+            dict(img_path=f'synthetic://seed{self.seed}/{i:06d}.png', scene_index=i, gt_label=self.render(i)['label'])
+            for i in range(self.num_images)
+        ]
 
     def render(self, index: int) -> Dict[str, Union[np.ndarray, List]]:
         return render_scene(self.seed, index, self.img_size, self.num_objects)
@@ -152,8 +160,7 @@ class SyntheticScenes(BaseDataset):
             paths.append(path)
         return paths
 
-    def export_coco(self, out_dir: str, img_dir: str = 'images',
-                    ann_file: str = 'annotations/instances.json') -> str:
+    def export_coco(self, out_dir: str, img_dir: str = 'images', ann_file: str = 'annotations/instances.json') -> str:
         """Export images and COCO instance annotations (masks as compressed RLE).
 
         Returns:
@@ -177,16 +184,21 @@ class SyntheticScenes(BaseDataset):
                 ys, xs = np.nonzero(mask)
                 x0, y0 = float(xs.min()), float(ys.min())
                 bw, bh = float(xs.max() - x0 + 1), float(ys.max() - y0 + 1)
-                annotations.append(dict(id=len(annotations) + 1, image_id=i + 1, category_id=label + 1,
-                                        segmentation=rle, area=float(mask.sum()),
-                                        bbox=[x0, y0, bw, bh], iscrowd=0))
+                annotations.append(
+                    dict(
+                        id=len(annotations) + 1,
+                        image_id=i + 1,
+                        category_id=label + 1,
+                        segmentation=rle,
+                        area=float(mask.sum()),
+                        bbox=[x0, y0, bw, bh],
+                        iscrowd=0))
         path = osp.join(out_dir, ann_file)
         with open(path, 'w') as f:
             json.dump(dict(images=images, annotations=annotations, categories=categories), f)
         return path
 
-    def export_semantic(self, out_dir: str, layout: str = 'ade20k',
-                        split: str = 'training') -> Tuple[str, str]:
+    def export_semantic(self, out_dir: str, layout: str = 'ade20k', split: str = 'training') -> Tuple[str, str]:
         """Export images and semantic label maps in an mmseg dataset layout.
 
         Args:
@@ -227,7 +239,8 @@ class SyntheticScenes(BaseDataset):
         return osp.join(out_dir, img_dir), osp.join(out_dir, seg_dir)
 
 
-def build_demo_dataset(num_images: int = 64, seed: int = 0,
+def build_demo_dataset(num_images: int = 64,
+                       seed: int = 0,
                        img_size: Optional[Tuple[int, int]] = None) -> SyntheticScenes:
     """Shortcut used by tools and tests."""
     return SyntheticScenes(num_images=num_images, seed=seed, img_size=img_size or (128, 160))

@@ -33,8 +33,10 @@ from mmengine.fileio.backends import LocalBackend
 from mmengine.hooks import CheckpointHook
 from mmengine.registry import HOOKS
 
-__all__ = ['atomic_write_bytes', 'atomic_write_text', 'atomic_save_checkpoint',
-           'save_runner_checkpoint_atomically', 'AtomicCheckpointHook']
+__all__ = [
+    'atomic_write_bytes', 'atomic_write_text', 'atomic_save_checkpoint', 'save_runner_checkpoint_atomically',
+    'AtomicCheckpointHook'
+]
 
 
 def _fsync_dir(directory: str) -> None:
@@ -104,9 +106,12 @@ def atomic_save_checkpoint(checkpoint: dict, filename: str) -> None:
         atomic_write_bytes(buffer.getvalue(), filename)
 
 
-def save_runner_checkpoint_atomically(save: Callable, out_dir: str, filename: str,
+def save_runner_checkpoint_atomically(save: Callable,
+                                      out_dir: str,
+                                      filename: str,
                                       file_client_args: Optional[dict] = None,
-                                      backend_args: Optional[dict] = None, **kwargs) -> None:
+                                      backend_args: Optional[dict] = None,
+                                      **kwargs) -> None:
     """Call a runner's ``save_checkpoint`` (``save``) on a temporary name, then move it into place.
 
     Args:
@@ -116,8 +121,7 @@ def save_runner_checkpoint_atomically(save: Callable, out_dir: str, filename: st
     """
     path = osp.join(out_dir, filename)
     if file_client_args is not None or not _is_local(path, backend_args):
-        return save(out_dir, filename, file_client_args=file_client_args, backend_args=backend_args,
-                    **kwargs)
+        return save(out_dir, filename, file_client_args=file_client_args, backend_args=backend_args, **kwargs)
     if not is_main_process():  # Runner.save_checkpoint is master-only
         return None
     tmp = _temp_path(path)
@@ -151,8 +155,13 @@ class AtomicCheckpointHook(CheckpointHook):
         ckpt_filename = self.filename_tmpl.format(step)
         self.last_ckpt = self.file_backend.join_path(self.out_dir, ckpt_filename)
         runner.message_hub.update_info('last_ckpt', self.last_ckpt)
-        kwargs = dict(save_optimizer=self.save_optimizer, save_param_scheduler=self.save_param_scheduler,
-                      meta=meta, by_epoch=self.by_epoch, backend_args=self.backend_args, **self.args)
+        kwargs = dict(
+            save_optimizer=self.save_optimizer,
+            save_param_scheduler=self.save_param_scheduler,
+            meta=meta,
+            by_epoch=self.by_epoch,
+            backend_args=self.backend_args,
+            **self.args)
         if getattr(runner, 'saves_atomically', False):  # SpatialRunner
             runner.save_checkpoint(self.out_dir, ckpt_filename, self.file_client_args, **kwargs)
         else:

@@ -17,8 +17,7 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 import torch
 from torch import Tensor, nn
 
-from mmspatial.models.utils.checkpoint_convert import (ONLINE_PREFIXES, TARGET_PREFIXES,
-                                                       detect_arch, get_state_dict,
+from mmspatial.models.utils.checkpoint_convert import (ONLINE_PREFIXES, TARGET_PREFIXES, detect_arch, get_state_dict,
                                                        top_level_prefixes)
 
 # Keys that a module resizes in its own load hook (mmpretrain ViT interpolates pos_embed): a shape
@@ -35,8 +34,7 @@ def find_pretrained_init(init_cfg) -> Optional[dict]:
     return None
 
 
-def load_init_state_dict(checkpoint: str, prefix: Optional[str] = None,
-                         map_location: str = 'cpu') -> Dict[str, Tensor]:
+def load_init_state_dict(checkpoint: str, prefix: Optional[str] = None, map_location: str = 'cpu') -> Dict[str, Tensor]:
     """The state dict ``PretrainedInit(checkpoint, prefix)`` would load, without asserting.
 
     Without prefix mmengine strips a leading ``module.``; with prefix it keeps the keys starting with
@@ -88,10 +86,9 @@ class CoverageReport:
         if self.total and not self.loaded and not self.resized:
             known = [p for p in ONLINE_PREFIXES + TARGET_PREFIXES if p in self.checkpoint_prefixes]
             if known and not self.prefix:
-                hints.append(
-                    f'the checkpoint is a full pretraining checkpoint (keys start with {known}): '
-                    'extract the backbone with tools/model_converters/extract_backbone.py, or set '
-                    f"init_cfg.prefix='{known[0]}'")
+                hints.append(f'the checkpoint is a full pretraining checkpoint (keys start with {known}): '
+                             'extract the backbone with tools/model_converters/extract_backbone.py, or set '
+                             f"init_cfg.prefix='{known[0]}'")
             elif self.prefix:
                 hints.append(f'prefix {self.prefix!r}: after removing it the keys do not match the '
                              'module; check the prefix (an extracted backbone needs no prefix)')
@@ -121,10 +118,12 @@ class CoverageReport:
             return lines
 
         status = 'COMPLETE' if self.complete else 'INCOMPLETE'
-        lines = [f'checkpoint coverage of `{self.module_name}` from {self.checkpoint} '
-                 f'(prefix {self.prefix!r}): {status}',
-                 f'  loaded from the checkpoint: {len(self.loaded) + len(self.resized)}/{self.total}'
-                 ' state_dict entries']
+        lines = [
+            f'checkpoint coverage of `{self.module_name}` from {self.checkpoint} '
+            f'(prefix {self.prefix!r}): {status}',
+            f'  loaded from the checkpoint: {len(self.loaded) + len(self.resized)}/{self.total}'
+            ' state_dict entries'
+        ]
         lines += block('loaded after resizing (module load hook)', self.resized)
         lines += block('NOT LOADED - missing from the checkpoint', self.missing)
         lines += block('NOT LOADED - shape mismatch', self.shape_mismatch)
@@ -135,8 +134,13 @@ class CoverageReport:
         return '\n'.join(lines)
 
 
-def coverage_report(module: nn.Module, state: Mapping[str, Tensor], *, module_name: str = 'backbone',
-                    checkpoint: str = '?', prefix: Optional[str] = None, check_values: bool = True,
+def coverage_report(module: nn.Module,
+                    state: Mapping[str, Tensor],
+                    *,
+                    module_name: str = 'backbone',
+                    checkpoint: str = '?',
+                    prefix: Optional[str] = None,
+                    check_values: bool = True,
                     allow_missing: Sequence[str] = (),
                     resizable: Sequence[str] = DEFAULT_RESIZABLE) -> CoverageReport:
     """Compare an initialised module with the state dict it should have been loaded from.
@@ -148,8 +152,11 @@ def coverage_report(module: nn.Module, state: Mapping[str, Tensor], *, module_na
         allow_missing: fnmatch patterns of module keys that may legitimately be absent.
         resizable: keys the module resizes while loading; a shape difference there counts as loaded.
     """
-    report = CoverageReport(module_name=module_name, checkpoint=checkpoint, prefix=prefix,
-                            checkpoint_arch=detect_arch(state, strict=False) if state else None)
+    report = CoverageReport(
+        module_name=module_name,
+        checkpoint=checkpoint,
+        prefix=prefix,
+        checkpoint_arch=detect_arch(state, strict=False) if state else None)
     own = module.state_dict()
     for key, value in own.items():
         if key not in state:
@@ -170,8 +177,7 @@ def coverage_report(module: nn.Module, state: Mapping[str, Tensor], *, module_na
     return report
 
 
-def report_for_init_cfg(module: nn.Module, module_name: str = 'backbone',
-                        **kwargs) -> Optional[CoverageReport]:
+def report_for_init_cfg(module: nn.Module, module_name: str = 'backbone', **kwargs) -> Optional[CoverageReport]:
     """:func:`coverage_report` against the checkpoint of ``module.init_cfg`` (None if it has none)."""
     init = find_pretrained_init(getattr(module, 'init_cfg', None))
     if init is None:
@@ -184,7 +190,6 @@ def report_for_init_cfg(module: nn.Module, module_name: str = 'backbone',
     if not state or (prefix is None and not any(k in state for k in module.state_dict())):
         full = load_init_state_dict(checkpoint, None)
         full_prefixes = top_level_prefixes(full, 3)
-    report = coverage_report(module, state, module_name=module_name, checkpoint=checkpoint,
-                             prefix=prefix, **kwargs)
+    report = coverage_report(module, state, module_name=module_name, checkpoint=checkpoint, prefix=prefix, **kwargs)
     report.checkpoint_prefixes = full_prefixes or top_level_prefixes(state, 3)
     return report

@@ -34,8 +34,8 @@ class CheckpointMismatchError(RuntimeError):
     """A checkpoint given to ``load_from`` / ``--resume`` does not match the model."""
 
 
-def find_state_dict_mismatch(model_state: Mapping, ckpt_state: Mapping
-                             ) -> Tuple[List[str], List[str], List[Tuple[str, tuple, tuple]]]:
+def find_state_dict_mismatch(model_state: Mapping,
+                             ckpt_state: Mapping) -> Tuple[List[str], List[str], List[Tuple[str, tuple, tuple]]]:
     """(missing, unexpected, shape mismatches ``(key, ckpt shape, model shape)``), BN counters ignored."""
     ignore = ('num_batches_tracked', )
     missing = [k for k in model_state if k not in ckpt_state and not k.endswith(ignore)]
@@ -55,12 +55,14 @@ def _examples(keys: Sequence, n: int = 5) -> str:
 
 def format_mismatch(filename: str, model_name: str, missing: List[str], unexpected: List[str],
                     shapes: List[Tuple[str, tuple, tuple]], ckpt_state: Mapping) -> str:
-    lines = [f'checkpoint {filename} does not match the model {model_name}: '
-             f'{len(missing)} missing, {len(unexpected)} unexpected and {len(shapes)} shape-mismatched '
-             'keys; nothing was loaded.']
+    lines = [
+        f'checkpoint {filename} does not match the model {model_name}: '
+        f'{len(missing)} missing, {len(unexpected)} unexpected and {len(shapes)} shape-mismatched '
+        'keys; nothing was loaded.'
+    ]
     if shapes:
-        lines.append('  shape mismatch (checkpoint vs model): ' + _examples(
-            [f'{k} {tuple(c)} vs {tuple(m)}' for k, c, m in shapes], 3))
+        lines.append('  shape mismatch (checkpoint vs model): ' +
+                     _examples([f'{k} {tuple(c)} vs {tuple(m)}' for k, c, m in shapes], 3))
     if missing:
         lines.append('  missing in the checkpoint: ' + _examples(missing))
     if unexpected:
@@ -84,7 +86,10 @@ def _revise(state: Mapping, revise_keys: Sequence[Tuple[str, str]]) -> Mapping:
     return state
 
 
-def load_checkpoint_checked(self: Runner, filename: str, map_location='cpu', strict: bool = False,
+def load_checkpoint_checked(self: Runner,
+                            filename: str,
+                            map_location='cpu',
+                            strict: bool = False,
                             revise_keys: list = [(r'^module.', '')]):  # noqa: B006  (mmengine's signature)
     """``Runner.load_checkpoint`` (mmengine 0.10.7) that checks the checkpoint fits the model first.
 
@@ -93,16 +98,16 @@ def load_checkpoint_checked(self: Runner, filename: str, map_location='cpu', str
     """
     cfg = getattr(self, 'cfg', None) or {}
     if strict or not cfg.get('load_from_strict', True):
-        return Runner.load_checkpoint(self, filename, map_location=map_location, strict=strict,
-                                      revise_keys=revise_keys)
+        return Runner.load_checkpoint(self, filename, map_location=map_location, strict=strict, revise_keys=revise_keys)
     checkpoint = _load_checkpoint(filename, map_location=map_location)
     self.call_hook('after_load_checkpoint', checkpoint=checkpoint)  # as mmengine, before loading
     model = self.model.module if is_model_wrapper(self.model) else self.model
     ckpt_state = _revise(checkpoint.get('state_dict', checkpoint), revise_keys)
     missing, unexpected, shapes = find_state_dict_mismatch(model.state_dict(), ckpt_state)
     if missing or unexpected or shapes:
-        raise CheckpointMismatchError(format_mismatch(filename, type(model).__name__, missing,
-                                                      unexpected, shapes, ckpt_state))
+        raise CheckpointMismatchError(
+            format_mismatch(filename,
+                            type(model).__name__, missing, unexpected, shapes, ckpt_state))
     checkpoint = _load_checkpoint_to_model(model, checkpoint, strict, revise_keys=revise_keys)
     self._has_loaded = True
     self.logger.info(f'Load checkpoint from {filename}')

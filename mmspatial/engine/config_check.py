@@ -82,5 +82,5 @@ def check_cfg_options(cfg: Mapping, cfg_options: Optional[Mapping[str, Any]]) ->
         return
     errors = [msg for key in cfg_options if (msg := _check_one(cfg, key)) is not None]
     if errors:
-        raise UnknownConfigKeyError(
-            '\n'.join(errors) + '\n(To add new config keys on purpose, pass --no-strict-cfg-options.)')
+        raise UnknownConfigKeyError('\n'.join(errors) +
+                                    '\n(To add new config keys on purpose, pass --no-strict-cfg-options.)')

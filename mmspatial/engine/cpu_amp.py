@@ -34,7 +34,10 @@ class CPUAmpOptimWrapper(AmpOptimWrapper):
         **kwargs: as ``AmpOptimWrapper``.
     """
 
-    def __init__(self, loss_scale: Union[str, float, dict] = 'dynamic', dtype=None, use_fsdp: bool = False,
+    def __init__(self,
+                 loss_scale: Union[str, float, dict] = 'dynamic',
+                 dtype=None,
+                 use_fsdp: bool = False,
                  **kwargs) -> None:
         if accelerator_available():
             super().__init__(loss_scale=loss_scale, dtype=dtype, use_fsdp=use_fsdp, **kwargs)

@@ -19,8 +19,7 @@ from mmengine.registry import MODEL_WRAPPERS
 
 
 def _has_sync_bn(module: torch.nn.Module) -> bool:
-    return any('SyncBatchNorm' in type(m).__name__ or 'SyncBN' in type(m).__name__
-               for m in module.modules())
+    return any('SyncBatchNorm' in type(m).__name__ or 'SyncBN' in type(m).__name__ for m in module.modules())
 
 
 @MODEL_WRAPPERS.register_module()
@@ -33,8 +32,11 @@ class CPUDistributedDataParallel(MMDistributedDataParallel):
 
     def __init__(self, module: torch.nn.Module, device_ids: Any = None, **kwargs) -> None:
         if _has_sync_bn(module):
-            print_log('SyncBN does not work for CPU modules in DDP: reverting SyncBN to BN '
-                      '(batch statistics are per process).', logger='current', level=logging.WARNING)
+            print_log(
+                'SyncBN does not work for CPU modules in DDP: reverting SyncBN to BN '
+                '(batch statistics are per process).',
+                logger='current',
+                level=logging.WARNING)
             module = revert_sync_batchnorm(module)
         super().__init__(module=module, device_ids=None, **kwargs)
 
@@ -46,8 +48,7 @@ def _slurm_env() -> None:
     node_list = os.environ['SLURM_NODELIST']
     os.environ.setdefault('MASTER_PORT', '29500')
     if 'MASTER_ADDR' not in os.environ:
-        os.environ['MASTER_ADDR'] = subprocess.getoutput(
-            f'scontrol show hostname {node_list} | head -n1')
+        os.environ['MASTER_ADDR'] = subprocess.getoutput(f'scontrol show hostname {node_list} | head -n1')
     os.environ['WORLD_SIZE'] = str(ntasks)
     os.environ['RANK'] = str(proc_id)
     os.environ['LOCAL_RANK'] = os.environ.get('SLURM_LOCALID', '0')

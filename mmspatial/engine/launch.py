@@ -13,11 +13,19 @@ from .cpu_amp import accelerator_available
 from .distributed import init_cpu_distributed
 
 
-def merge_train_args(cfg: Config, *, config_path: str, work_dir: Optional[str] = None,
-                     resume: Optional[str] = None, amp: bool = False, auto_scale_lr: bool = False,
-                     no_validate: bool = False, no_pin_memory: bool = False,
-                     no_persistent_workers: bool = False, launcher: str = 'none',
-                     cfg_options: Optional[dict] = None, strict_cfg_options: bool = True,
+def merge_train_args(cfg: Config,
+                     *,
+                     config_path: str,
+                     work_dir: Optional[str] = None,
+                     resume: Optional[str] = None,
+                     amp: bool = False,
+                     auto_scale_lr: bool = False,
+                     no_validate: bool = False,
+                     no_pin_memory: bool = False,
+                     no_persistent_workers: bool = False,
+                     launcher: str = 'none',
+                     cfg_options: Optional[dict] = None,
+                     strict_cfg_options: bool = True,
                      trust_checkpoints: Sequence[str] = ()) -> Config:
     """Apply mmpretrain's ``tools/train.py`` command-line semantics to a config (same flags).
 
@@ -98,5 +106,5 @@ def setup_cpu_distributed(cfg: Config) -> None:
     cfg.model_wrapper_cfg = wrapper
     env_cfg = cfg.setdefault('env_cfg', ConfigDict())
     env_cfg.setdefault('dist_cfg', ConfigDict())['backend'] = 'gloo'
-    print_log(f'no CUDA: distributed training on the CPU with gloo ({wrapper["type"]})',
-              logger='current', level=logging.INFO)
+    print_log(
+        f'no CUDA: distributed training on the CPU with gloo ({wrapper["type"]})', logger='current', level=logging.INFO)

@@ -53,20 +53,34 @@ class SpatialRunner(Runner):
         with checkpoint_loading(self.trusted_checkpoints):  # init_cfg=dict(type='Pretrained', ...)
             super()._init_model_weights()
 
-    def load_checkpoint(self, filename: str, map_location='cpu', strict: bool = False,
+    def load_checkpoint(self,
+                        filename: str,
+                        map_location='cpu',
+                        strict: bool = False,
                         revise_keys: list = [(r'^module.', '')]):  # noqa: B006  (mmengine's signature)
         """``Runner.load_checkpoint`` with the safe loader and the strict-key check."""
         with checkpoint_loading(self.trusted_checkpoints):
-            return load_checkpoint_checked(self, filename, map_location=map_location, strict=strict,
-                                           revise_keys=revise_keys)
+            return load_checkpoint_checked(
+                self, filename, map_location=map_location, strict=strict, revise_keys=revise_keys)
 
     @master_only
-    def save_checkpoint(self, out_dir: str, filename: str, file_client_args: Optional[dict] = None,
-                        save_optimizer: bool = True, save_param_scheduler: bool = True,
-                        meta: Optional[dict] = None, by_epoch: bool = True,
+    def save_checkpoint(self,
+                        out_dir: str,
+                        filename: str,
+                        file_client_args: Optional[dict] = None,
+                        save_optimizer: bool = True,
+                        save_param_scheduler: bool = True,
+                        meta: Optional[dict] = None,
+                        by_epoch: bool = True,
                         backend_args: Optional[dict] = None) -> None:
         """``Runner.save_checkpoint`` (same arguments), written atomically to local files."""
         save_runner_checkpoint_atomically(
-            super().save_checkpoint, out_dir, filename, file_client_args=file_client_args,
-            backend_args=backend_args, save_optimizer=save_optimizer,
-            save_param_scheduler=save_param_scheduler, meta=meta, by_epoch=by_epoch)
+            super().save_checkpoint,
+            out_dir,
+            filename,
+            file_client_args=file_client_args,
+            backend_args=backend_args,
+            save_optimizer=save_optimizer,
+            save_param_scheduler=save_param_scheduler,
+            meta=meta,
+            by_epoch=by_epoch)

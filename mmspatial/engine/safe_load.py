@@ -31,8 +31,9 @@ import torch
 from mmengine.logging import HistoryBuffer
 from mmengine.runner.checkpoint import CheckpointLoader
 
-__all__ = ['CHECKPOINT_SAFE_GLOBALS', 'UntrustedCheckpointError', 'load_local_checkpoint',
-           'checkpoint_loading', 'TRUST_HINT']
+__all__ = [
+    'CHECKPOINT_SAFE_GLOBALS', 'UntrustedCheckpointError', 'load_local_checkpoint', 'checkpoint_loading', 'TRUST_HINT'
+]
 
 
 def _numpy_globals() -> List[Any]:
@@ -40,9 +41,10 @@ def _numpy_globals() -> List[Any]:
     core = getattr(np, '_core', None) or np.core
     # Unpickling a dtype BUILDs an instance of its class (numpy.dtypes.Float64DType, ...): the numeric
     # ones that message-hub values, generator states and dataset metadata hold.
-    dtype_classes = [type(np.dtype(t)) for t in (np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8,
-                                                 np.uint16, np.uint32, np.uint64, np.float16, np.float32,
-                                                 np.float64)]
+    dtype_classes = [
+        type(np.dtype(t)) for t in (np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32,
+                                    np.uint64, np.float16, np.float32, np.float64)
+    ]
     return [core.multiarray._reconstruct, core.multiarray.scalar, np.ndarray, np.dtype, *dtype_classes]
 
 
@@ -65,8 +67,7 @@ def _history_buffer_getattr(obj: Any, name: str) -> Any:
 #: Globals that mmengine's / mmspatial's checkpoints pickle besides tensors and plain containers
 #: (which torch allows by default), found on real checkpoints (module docstring). ``builtins.getattr``
 #: is a restricted stand-in, see :func:`_history_buffer_getattr`.
-CHECKPOINT_SAFE_GLOBALS: List[Any] = [HistoryBuffer, *_numpy_globals(),
-                                      (_history_buffer_getattr, 'builtins.getattr')]
+CHECKPOINT_SAFE_GLOBALS: List[Any] = [HistoryBuffer, *_numpy_globals(), (_history_buffer_getattr, 'builtins.getattr')]
 
 TRUST_HINT = ("If you trust this file, allow it for this run with trusted_checkpoints=['{file}'] in the "
               'config (or tools/train.py --trust-checkpoint {file}); it is then unpickled with '
@@ -100,8 +101,7 @@ def _is_trusted(filename: str, trusted: Iterable[str]) -> bool:
     return any(osp.realpath(osp.expanduser(str(t))) == real for t in trusted)
 
 
-def load_local_checkpoint(filename: str, map_location: Optional[Any] = None,
-                          trusted: Iterable[str] = ()) -> Any:
+def load_local_checkpoint(filename: str, map_location: Optional[Any] = None, trusted: Iterable[str] = ()) -> Any:
     """``torch.load`` of a local checkpoint, ``weights_only=True`` with :data:`CHECKPOINT_SAFE_GLOBALS`.
 
     Args:

@@ -51,8 +51,7 @@ def _batch_labels(data_samples, n: int) -> Tensor:
     return torch.tensor(labels, dtype=torch.long)
 
 
-def _gather_in_order(feats: Tensor, labels: Tensor, index: Tensor, size: int
-                     ) -> Tuple[Tensor, Tensor]:
+def _gather_in_order(feats: Tensor, labels: Tensor, index: Tensor, size: int) -> Tuple[Tensor, Tensor]:
     """All-gather per-rank shards (possibly of different lengths) and order them by sample index."""
     _, world_size = get_dist_info()
     if world_size > 1:
@@ -136,5 +135,4 @@ def extract_features(backbone: nn.Module,
     if not feats:
         raise RuntimeError('the feature dataloader is empty')
     feats_t = torch.cat(feats)
-    return _gather_in_order(feats_t, torch.cat(labels).to(device), torch.cat(index).to(device),
-                            len(dataloader.dataset))
+    return _gather_in_order(feats_t, torch.cat(labels).to(device), torch.cat(index).to(device), len(dataloader.dataset))

@@ -22,8 +22,7 @@ from torch import Tensor
 __all__ = ['knn_class_scores', 'knn_accuracy']
 
 
-def _check_inputs(train_feats: Tensor, train_labels: Tensor, test_feats: Tensor,
-                  num_classes: Optional[int]) -> int:
+def _check_inputs(train_feats: Tensor, train_labels: Tensor, test_feats: Tensor, num_classes: Optional[int]) -> int:
     if train_feats.dim() != 2 or test_feats.dim() != 2:
         raise ValueError('kNN needs (N, D) features, got train '
                          f'{tuple(train_feats.shape)} and test {tuple(test_feats.shape)}')
@@ -111,8 +110,7 @@ def knn_accuracy(train_feats: Tensor,
         raise ValueError(f'{test_feats.shape[0]} test features but {test_labels.shape[0]} labels')
     if num_classes is None:
         num_classes = int(max(train_labels.max(), test_labels.max())) + 1
-    scores = knn_class_scores(train_feats, train_labels, test_feats, k, temperature, num_classes,
-                              chunk_size)
+    scores = knn_class_scores(train_feats, train_labels, test_feats, k, temperature, num_classes, chunk_size)
     ranked = scores.sort(dim=1, descending=True, stable=True).indices
     hits = ranked == test_labels.to(ranked.device)[:, None]
     total = max(test_labels.shape[0], 1)

@@ -20,8 +20,11 @@ def _standardise(train: Tensor, *others: Tensor) -> Tuple[Tensor, ...]:
     return tuple((x - mean) / std for x in (train, ) + others)
 
 
-def fit_logistic_regression(feats: Tensor, labels: Tensor, num_classes: int,
-                            weight_decay: float = 1e-3, max_iter: int = 300) -> Tuple[Tensor, Tensor]:
+def fit_logistic_regression(feats: Tensor,
+                            labels: Tensor,
+                            num_classes: int,
+                            weight_decay: float = 1e-3,
+                            max_iter: int = 300) -> Tuple[Tensor, Tensor]:
     """Weights ``(D, C)`` and bias ``(C,)`` of the penalised multinomial logistic regression.
 
     ``feats`` should already be standardised (see :func:`linear_probe_accuracy`).
@@ -32,8 +35,13 @@ def fit_logistic_regression(feats: Tensor, labels: Tensor, num_classes: int,
     x, y = feats.double(), labels.long()
     weight = torch.zeros(x.shape[1], num_classes, dtype=x.dtype, requires_grad=True)
     bias = torch.zeros(num_classes, dtype=x.dtype, requires_grad=True)
-    opt = torch.optim.LBFGS([weight, bias], lr=1, max_iter=max_iter, tolerance_grad=1e-9,
-                            tolerance_change=1e-12, history_size=20, line_search_fn='strong_wolfe')
+    opt = torch.optim.LBFGS([weight, bias],
+                            lr=1,
+                            max_iter=max_iter,
+                            tolerance_grad=1e-9,
+                            tolerance_change=1e-12,
+                            history_size=20,
+                            line_search_fn='strong_wolfe')
 
     def closure():
         opt.zero_grad()
@@ -51,9 +59,13 @@ def _accuracy(logits: Tensor, labels: Tensor, topk: Sequence[int]) -> Dict[str, 
     return {f'top{k}': 100.0 * float(hits[:, :k].any(1).double().mean()) for k in topk}
 
 
-def select_weight_decay(feats: Tensor, labels: Tensor, num_classes: int,
+def select_weight_decay(feats: Tensor,
+                        labels: Tensor,
+                        num_classes: int,
                         candidates: Sequence[float] = (1e-4, 1e-3, 1e-2, 1e-1),
-                        holdout: float = 0.2, max_iter: int = 300, seed: int = 0) -> float:
+                        holdout: float = 0.2,
+                        max_iter: int = 300,
+                        seed: int = 0) -> float:
     """The candidate penalty with the best top-1 on a random ``holdout`` part of the train set."""
     n = feats.shape[0]
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
@@ -67,8 +79,12 @@ def select_weight_decay(feats: Tensor, labels: Tensor, num_classes: int,
     return float(candidates[max(range(len(candidates)), key=lambda i: (scores[i], -i))])
 
 
-def linear_probe_accuracy(train_feats: Tensor, train_labels: Tensor, test_feats: Tensor,
-                          test_labels: Tensor, weight_decay: float = None, max_iter: int = 300,
+def linear_probe_accuracy(train_feats: Tensor,
+                          train_labels: Tensor,
+                          test_feats: Tensor,
+                          test_labels: Tensor,
+                          weight_decay: float = None,
+                          max_iter: int = 300,
                           topk: Sequence[int] = (1, 5)) -> Dict[str, float]:
     """Fit on standardised train features, report test top-k in percent (plus the penalty used).
 

@@ -31,10 +31,9 @@ __all__ = [
 ]
 
 # ImageNet-C's 15 test corruptions, in the package's (and the paper's Figure 1) order
-COMMON_CORRUPTIONS = (
-    'gaussian_noise', 'shot_noise', 'impulse_noise', 'defocus_blur', 'glass_blur', 'motion_blur',
-    'zoom_blur', 'snow', 'frost', 'fog', 'brightness', 'contrast', 'elastic_transform', 'pixelate',
-    'jpeg_compression')
+COMMON_CORRUPTIONS = ('gaussian_noise', 'shot_noise', 'impulse_noise', 'defocus_blur', 'glass_blur', 'motion_blur',
+                      'zoom_blur', 'snow', 'frost', 'fog', 'brightness', 'contrast', 'elastic_transform', 'pixelate',
+                      'jpeg_compression')
 SEVERITIES = (1, 2, 3, 4, 5)
 
 
@@ -43,10 +42,9 @@ def require_imagecorruptions():
     try:
         import imagecorruptions
     except ImportError as err:  # optional dependency: only the robustness evaluation needs it
-        raise ImportError(
-            'the ImageNet-C corruptions need the optional package "imagecorruptions" (and scikit-image): '
-            'pip install imagecorruptions==1.1.2, or bash tools/install.sh, which installs '
-            'requirements/runtime.txt') from err
+        raise ImportError('the ImageNet-C corruptions need the optional package "imagecorruptions" (and scikit-image): '
+                          'pip install imagecorruptions==1.1.2, or bash tools/install.sh, which installs '
+                          'requirements/runtime.txt') from err
     return imagecorruptions
 
 
@@ -57,8 +55,7 @@ def _gaussian(x: np.ndarray, sigma: float) -> np.ndarray:
 
 def glass_blur(x, severity: int = 1) -> np.ndarray:
     """ImageNet-C glass blur: Gaussian blur, local pixel swaps, Gaussian blur again; float in [0, 255]."""
-    sigma, max_delta, iterations = ((0.7, 1, 2), (0.9, 2, 1), (1, 2, 3), (1.1, 3, 2),
-                                    (1.5, 4, 2))[severity - 1]
+    sigma, max_delta, iterations = ((0.7, 1, 2), (0.9, 2, 1), (1, 2, 3), (1.1, 3, 2), (1.5, 4, 2))[severity - 1]
     img = np.uint8(_gaussian(np.asarray(x) / 255., sigma) * 255)
     height, width = img.shape[:2]
     # bottom-right to top-left, a fresh randint pair per pixel (the package's draw order). The package's
@@ -145,7 +142,8 @@ def corrupt(img: np.ndarray, name: str, severity: int, seed: Optional[int] = Non
 
 
 # ------------------------------------------------------------------------------------------ metrics
-def corruption_summary(acc: Mapping[str, Mapping[int, float]], clean_acc: float,
+def corruption_summary(acc: Mapping[str, Mapping[int, float]],
+                       clean_acc: float,
                        base_acc: Optional[Mapping[str, Mapping[int, float]]] = None,
                        base_clean_acc: Optional[float] = None) -> Dict:
     """Per-corruption accuracy, mCA, and (given a baseline) CE / mCE and relative CE / mCE.
@@ -174,8 +172,8 @@ def corruption_summary(acc: Mapping[str, Mapping[int, float]], clean_acc: float,
         ce[name] = float(err.sum() / base_err.sum()) if base_err.sum() > 0 else float('nan')
         denom = (base_err - (1 - base_clean_acc)).sum()
         rce[name] = float((err - (1 - clean_acc)).sum() / denom) if denom != 0 else float('nan')
-    out.update(CE=ce, mCE=float(np.mean(list(ce.values()))), relative_CE=rce,
-               relative_mCE=float(np.mean(list(rce.values()))))
+    out.update(
+        CE=ce, mCE=float(np.mean(list(ce.values()))), relative_CE=rce, relative_mCE=float(np.mean(list(rce.values()))))
     return out
 
 

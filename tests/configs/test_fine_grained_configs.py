@@ -30,8 +30,7 @@ PROTOCOLS = {
     'resnet50_linear-8xb32-coslr-100e': ('ResNet', True, 'SGD', 0.3, 'LinearClsHead'),
     'vit-small-p16_linear-8xb128-coslr-100e': ('ViTLastBlocks', True, 'SGD', 0.004, 'LinearClsHead'),
     'resnet50_fine-tune-8xb8-coslr-100e': ('ResNet', False, 'SGD', 0.01, 'LinearClsHead'),
-    'vit-small-p16_fine-tune-8xb8-coslr-100e': ('VisionTransformer', False, 'AdamW', 1e-4,
-                                                'VisionTransformerClsHead'),
+    'vit-small-p16_fine-tune-8xb8-coslr-100e': ('VisionTransformer', False, 'AdamW', 1e-4, 'VisionTransformerClsHead'),
 }
 NAMES = [f'{p}_{d}.py' for p in PROTOCOLS for d in DATASETS_EXPECTED]
 
@@ -52,8 +51,8 @@ def test_dataset_and_protocol(name):
     assert cfg.model.backbone.init_cfg.type == 'Pretrained'
     assert cfg.model.backbone.init_cfg.prefix.endswith('backbone.')
     assert (cfg.model.backbone.get('frozen_stages', -1) > 0) == frozen
-    for loader, split in ((cfg.train_dataloader, train_split), (cfg.val_dataloader, test_split),
-                          (cfg.test_dataloader, test_split)):
+    for loader, split in ((cfg.train_dataloader, train_split), (cfg.val_dataloader, test_split), (cfg.test_dataloader,
+                                                                                                  test_split)):
         assert loader.dataset.type == ds_type and loader.dataset.split == split
         assert set(loader.dataset) == {'type', 'data_root', 'split', 'pipeline'}
     # 224-px protocol: random-resized crop for training, resize 256 + centre crop 224 for testing
@@ -97,9 +96,12 @@ def _flowers102_layout(src: Path, dst: Path, per_class_train: int = 2, per_class
             (train_ids if i < per_class_train else test_ids).append(image_id)
     scipy.io.savemat(dst / 'imagelabels.mat', dict(labels=np.array([labels], dtype=np.uint8)))
     # trainval = trnid + valid (two ids in valid: mat4py reads a 1-element vector as a scalar)
-    scipy.io.savemat(dst / 'setid.mat', dict(trnid=np.array([train_ids[2:]], dtype=np.uint16),
-                                             valid=np.array([train_ids[:2]], dtype=np.uint16),
-                                             tstid=np.array([test_ids], dtype=np.uint16)))
+    scipy.io.savemat(
+        dst / 'setid.mat',
+        dict(
+            trnid=np.array([train_ids[2:]], dtype=np.uint16),
+            valid=np.array([train_ids[:2]], dtype=np.uint16),
+            tstid=np.array([test_ids], dtype=np.uint16)))
     return len(classes)
 
 
@@ -115,8 +117,8 @@ def _pretraining_checkpoint(cfg: Config, path: Path) -> dict:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize('name', ['resnet50_linear-8xb32-coslr-100e_flowers102.py',
-                                  'vit-small-p16_fine-tune-8xb8-coslr-100e_flowers102.py'])
+@pytest.mark.parametrize(
+    'name', ['resnet50_linear-8xb32-coslr-100e_flowers102.py', 'vit-small-p16_fine-tune-8xb8-coslr-100e_flowers102.py'])
 def test_runs_on_flowers128_through_the_config(name, tmp_path, shared_data):
     """Override data root, class count and length; train 1 iteration, validate, get an accuracy."""
     from mmengine.runner import Runner
@@ -128,16 +130,21 @@ def test_runs_on_flowers128_through_the_config(name, tmp_path, shared_data):
     frozen = 'linear' in name
     cfg.merge_from_dict({  # what --cfg-options would give
         'model.backbone.init_cfg.checkpoint': str(tmp_path / 'pretrain.pth'),
-        'model.head.num_classes': num_classes, 'data_preprocessor.num_classes': num_classes,
+        'model.head.num_classes': num_classes,
+        'data_preprocessor.num_classes': num_classes,
         'train_dataloader.dataset.data_root': str(tmp_path / 'Flowers102'),
         'val_dataloader.dataset.data_root': str(tmp_path / 'Flowers102'),
         'test_dataloader.dataset.data_root': str(tmp_path / 'Flowers102'),
-        'train_dataloader.batch_size': 5, 'train_dataloader.num_workers': 0,
-        'val_dataloader.batch_size': 5, 'val_dataloader.num_workers': 0,
+        'train_dataloader.batch_size': 5,
+        'train_dataloader.num_workers': 0,
+        'val_dataloader.batch_size': 5,
+        'val_dataloader.num_workers': 0,
         'train_cfg': dict(_delete_=True, type='IterBasedTrainLoop', max_iters=1, val_interval=1),
-        'param_scheduler': [], 'work_dir': str(tmp_path / 'work'),
+        'param_scheduler': [],
+        'work_dir': str(tmp_path / 'work'),
         'visualizer.vis_backends': [dict(type='LocalVisBackend')],
-        'default_hooks.checkpoint': dict(type='CheckpointHook', interval=10)})
+        'default_hooks.checkpoint': dict(type='CheckpointHook', interval=10)
+    })
     cfg.val_dataloader.persistent_workers = cfg.train_dataloader.persistent_workers = False
     cfg.test_dataloader = cfg.test_cfg = cfg.test_evaluator = None
     runner = Runner.from_cfg(cfg)

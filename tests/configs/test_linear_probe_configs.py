@@ -76,8 +76,7 @@ def test_builds_loads_the_backbone_and_freezes_it(name, tmp_path):
     model.train()
     trainable = {n for n, p in model.named_parameters() if p.requires_grad}
     assert trainable == {'head.fc.weight', 'head.fc.bias'}
-    assert not any(m.training for m in model.backbone.modules()
-                   if isinstance(m, torch.nn.BatchNorm2d))
+    assert not any(m.training for m in model.backbone.modules() if isinstance(m, torch.nn.BatchNorm2d))
 
     # one forward at the protocol's input size gives 1000 logits
     model.eval()
@@ -100,15 +99,16 @@ def test_two_iterations_in_a_runner_train_only_the_head(name, tmp_path):
     for label in ('a', 'b'):  # a tiny class-folder dataset instead of ImageNet
         (tmp_path / 'data' / label).mkdir(parents=True)
         for i in range(2):
-            cv2.imwrite(str(tmp_path / 'data' / label / f'{i}.png'),
-                        rng.randint(0, 255, (64, 80, 3), dtype=np.uint8))
+            cv2.imwrite(str(tmp_path / 'data' / label / f'{i}.png'), rng.randint(0, 255, (64, 80, 3), dtype=np.uint8))
     cfg = Config.fromfile(str(BENCH / name))
     expected = _tiny_checkpoint(cfg, tmp_path / 'pretrain.pth', cfg.model.backbone.init_cfg.prefix)
     cfg.model.backbone.init_cfg.checkpoint = str(tmp_path / 'pretrain.pth')
     dataset = dict(type='CustomDataset', data_root=str(tmp_path / 'data'), with_label=True)
-    cfg.train_dataloader = dict(batch_size=2, num_workers=0,
-                                sampler=dict(type='DefaultSampler', shuffle=True),
-                                dataset=dict(dataset, pipeline=cfg.train_dataloader.dataset.pipeline))
+    cfg.train_dataloader = dict(
+        batch_size=2,
+        num_workers=0,
+        sampler=dict(type='DefaultSampler', shuffle=True),
+        dataset=dict(dataset, pipeline=cfg.train_dataloader.dataset.pipeline))
     cfg.val_dataloader = cfg.val_evaluator = cfg.val_cfg = None
     cfg.test_dataloader = cfg.test_evaluator = cfg.test_cfg = None
     cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=2)

@@ -16,17 +16,23 @@ CONFIGS = ROOT / 'configs' / 'scatsimclr'
 # dataset field: (dataset type, split, input px, preprocessor mean, std)
 CIFAR_STATS = ([125.205, 122.91, 113.985], [62.985, 61.965, 66.555])  # reference CIFAR_STATS x 255
 IMAGENET_STATS = ([123.675, 116.28, 103.53], [58.395, 57.12, 57.375])
-DATASETS = {'cifar10': ('CIFAR10', 'train', 32, *CIFAR_STATS),
-            'cifar100-20': ('CIFAR100_20', 'train', 32, *CIFAR_STATS),
-            'stl10': ('STL10', 'train+unlabeled', 96, *IMAGENET_STATS)}
+DATASETS = {
+    'cifar10': ('CIFAR10', 'train', 32, *CIFAR_STATS),
+    'cifar100-20': ('CIFAR100_20', 'train', 32, *CIFAR_STATS),
+    'stl10': ('STL10', 'train+unlabeled', 96, *IMAGENET_STATS)
+}
 PRETEXTS = {'': None, '-rotation': 'RotationHead', '-jigsaw': 'JigsawHead'}
 DEPTHS = (8, 12, 16, 30)
 # every full-scale config: name -> (backbone, depth or None, pretext head or None, dataset field)
-EXPECTED = {f'scatsimclr{p}_scatnet{d}_1xb64-100e_{ds}.py': ('ScatNet', d, head, ds)
-            for d, (p, head), ds in itertools.product(DEPTHS, PRETEXTS.items(), DATASETS)}
+EXPECTED = {
+    f'scatsimclr{p}_scatnet{d}_1xb64-100e_{ds}.py': ('ScatNet', d, head, ds)
+    for d, (p, head), ds in itertools.product(DEPTHS, PRETEXTS.items(), DATASETS)
+}
 EXPECTED.update({f'simclr_resnet18_1xb64-100e_{ds}.py': ('ResNet', None, None, ds) for ds in DATASETS})
-EXPECTED.update({f'simclr{p}_resnet18_1xb64-100e_stl10.py': ('ResNet', None, head, 'stl10')
-                 for p, head in PRETEXTS.items() if head})
+EXPECTED.update({
+    f'simclr{p}_resnet18_1xb64-100e_stl10.py': ('ResNet', None, head, 'stl10')
+    for p, head in PRETEXTS.items() if head
+})
 NAME = re.compile(r'^(scatsimclr|simclr)(-rotation|-jigsaw)?_(scatnet\d+|resnet18)_1xb64-(100e|cpu)_'
                   r'(cifar10|cifar100-20|stl10|cifar10-subset)\.py$')
 
@@ -59,9 +65,10 @@ def test_recipe_values(name):
     assert (cfg.data_preprocessor.mean, cfg.data_preprocessor.std) == (mean, std)
     assert cfg.data_preprocessor.to_rgb is False
     view = cfg.view_pipeline
-    assert [t.type for t in view] == ['torchvision/ToPILImage', 'torchvision/Resize', 'torchvision/RandomResizedCrop',
-                                      'torchvision/RandomHorizontalFlip', 'RandomApply',
-                                      'torchvision/RandomGrayscale', 'CV2GaussianBlur']
+    assert [t.type for t in view] == [
+        'torchvision/ToPILImage', 'torchvision/Resize', 'torchvision/RandomResizedCrop',
+        'torchvision/RandomHorizontalFlip', 'RandomApply', 'torchvision/RandomGrayscale', 'CV2GaussianBlur'
+    ]
     assert view[2].size == (size, size) and view[2].interpolation == 'lanczos'
     assert view[4].prob == 0.8 and view[4].transforms[0] == dict(
         type='torchvision/ColorJitter', brightness=0.8, contrast=0.8, saturation=0.8, hue=0.2)

@@ -32,28 +32,31 @@ def test_recipe_values(name):
     assert cfg.auto_scale_lr.base_batch_size == total
     # optimiser: torchlars LARS over SGD, the reference's two groups, AMP with a dynamic loss scale
     wrapper = cfg.optim_wrapper
-    assert (wrapper.type, wrapper.loss_scale, wrapper.constructor) == (
-        'AmpOptimWrapper', 'dynamic', 'LARSParamGroupsConstructor')
+    assert (wrapper.type, wrapper.loss_scale, wrapper.constructor) == ('AmpOptimWrapper', 'dynamic',
+                                                                       'LARSParamGroupsConstructor')
     opt = wrapper.optimizer
     assert opt.type == 'TorchLARS' and opt.lr == pytest.approx(base_lr * total / 256)
-    assert (opt.momentum, opt.weight_decay, opt.trust_coef, opt.eps, opt.excluded_lr) == (
-        0.9, wd, 1e-3, 1e-8, 'squared')
+    assert (opt.momentum, opt.weight_decay, opt.trust_coef, opt.eps, opt.excluded_lr) == (0.9, wd, 1e-3, 1e-8,
+                                                                                          'squared')
     assert tuple(wrapper.paramwise_cfg.exclude_keywords) == ('bn', 'bias')
     assert dict(wrapper.paramwise_cfg.rename) == {
-        'backbone.bn1.': 'encoder.1.', 'neck.bn0.': 'projector.net.1.', 'head.predictor.bn0.': 'net.1.'}
+        'backbone.bn1.': 'encoder.1.',
+        'neck.bn0.': 'projector.net.1.',
+        'head.predictor.bn0.': 'net.1.'
+    }
     # schedule: 10 warm-up epochs, then cosine to 0, per iteration
     warmup, cosine = cfg.param_scheduler
     assert (warmup.type, warmup.begin, warmup.end, warmup.start_factor) == ('LinearLR', 0, 10, 1e-4)
-    assert (cosine.type, cosine.begin, cosine.end, cosine.T_max, cosine.eta_min) == (
-        'CosineAnnealingLR', 10, epochs, epochs - 10, 0.)
+    assert (cosine.type, cosine.begin, cosine.end, cosine.T_max, cosine.eta_min) == ('CosineAnnealingLR', 10, epochs,
+                                                                                     epochs - 10, 0.)
     assert warmup.convert_to_iter_based and cosine.convert_to_iter_based
     assert cfg.train_cfg.max_epochs == epochs and cfg.default_hooks.checkpoint.interval == interval
     # model: ResNet-50 (SyncBN, no zero-init residual), heads 2048-4096-256 / 256-4096-256, 2 - 2cos
     model = cfg.model
     assert model.type == 'SCRL' and model.target_init == 'random' and model.image_loss_weight == 0.
     assert model.base_tau == pytest.approx(tau)
-    assert (model.backbone.depth, model.backbone.norm_cfg.type, model.backbone.zero_init_residual) == (
-        50, 'SyncBN', False)
+    assert (model.backbone.depth, model.backbone.norm_cfg.type, model.backbone.zero_init_residual) == (50, 'SyncBN',
+                                                                                                       False)
     neck, pred = model.neck, model.head.predictor
     assert (neck.in_channels, neck.hid_channels, neck.out_channels) == (2048, 4096, 256)
     assert (pred.in_channels, pred.hid_channels, pred.out_channels) == (256, 4096, 256)
@@ -61,10 +64,9 @@ def test_recipe_values(name):
         assert head.num_layers == 2 and head.with_bias and not head.with_last_bn
     assert (model.head.loss.shift_factor, model.head.loss.scale_factor) == (2., 2.)
     box = model.box_generator
-    assert (box.num_boxes, box.min_size, box.iou_threshold, box.max_tries, box.grid_based, box.on_failure) == (
-        10, 32, 0.5, 50, True, 'keep_last')
-    assert dict(model.roi_align_cfg) == dict(output_size=1, spatial_scale=1 / 32, sampling_ratio=-1,
-                                             aligned=False)
+    assert (box.num_boxes, box.min_size, box.iou_threshold, box.max_tries, box.grid_based,
+            box.on_failure) == (10, 32, 0.5, 50, True, 'keep_last')
+    assert dict(model.roi_align_cfg) == dict(output_size=1, spatial_scale=1 / 32, sampling_ratio=-1, aligned=False)
     # views: BYOL's asymmetric augmentation with SCRL's crop scale and the down-up resize blur
     multiview = [t for t in loader.dataset.pipeline if t.type == 'MultiViewWithGeometry'][0]
     for view, blur, solarize in zip(multiview.transforms, (1., 0.1), (0., 0.2)):
@@ -72,8 +74,8 @@ def test_recipe_values(name):
         assert (crop.scale, tuple(crop.crop_ratio_range), crop.interpolation) == (224, (0.2, 1.), 'bicubic')
         assert flip.prob == 0.5 and jitter.prob == 0.8 and gray.prob == 0.2
         cj = jitter.transforms[0]
-        assert (cj.type, cj.brightness, cj.contrast, cj.saturation, cj.hue) == (
-            'SafeHueColorJitter', 0.4, 0.4, 0.2, 0.1)
+        assert (cj.type, cj.brightness, cj.contrast, cj.saturation, cj.hue) == ('SafeHueColorJitter', 0.4, 0.4, 0.2,
+                                                                                0.1)
         assert resize_blur.prob == blur and sol.prob == solarize
 
 
@@ -102,6 +104,8 @@ def test_reference_groups_on_the_config_model():
 
 
 def test_every_full_scale_scrl_config_is_pinned():
-    full_scale = {p.name for p in (ROOT / 'configs' / 'scrl').glob('*.py')
-                  if '_demo' not in p.name and '-cpu_' not in p.name}
+    full_scale = {
+        p.name
+        for p in (ROOT / 'configs' / 'scrl').glob('*.py') if '_demo' not in p.name and '-cpu_' not in p.name
+    }
     assert full_scale == set(CONFIGS)

@@ -5,7 +5,7 @@ from mmpretrain.datasets import CIFAR100
 from mmpretrain.registry import DATASETS
 
 import mmspatial  # noqa: F401
-from mmspatial.datasets.scatsimclr_datasets import CIFAR100_TO_20, CIFAR20_CATEGORIES, holdout_indices
+from mmspatial.datasets.scatsimclr_datasets import CIFAR20_CATEGORIES, CIFAR100_TO_20, holdout_indices
 
 
 def test_cifar100_20_map():
@@ -30,11 +30,10 @@ def test_stl10_binary_layout(tmp_path):
     root = tmp_path / 'stl10_binary'
     root.mkdir()
     rng = np.random.default_rng(0)
-    chw = {s: rng.integers(0, 256, (n, 3, 96, 96), dtype=np.uint8)
-           for s, n in [('train', 2), ('unlabeled', 3)]}
+    chw = {s: rng.integers(0, 256, (n, 3, 96, 96), dtype=np.uint8) for s, n in [('train', 2), ('unlabeled', 3)]}
     for split, imgs in chw.items():
         imgs.transpose(0, 1, 3, 2).tofile(root / f'{split}_X.bin')  # the release stores (3, W, H)
-    np.array([3, 10], np.uint8).tofile(root / 'train_y.bin')        # labels 1..10
+    np.array([3, 10], np.uint8).tofile(root / 'train_y.bin')  # labels 1..10
     ds = DATASETS.build(dict(type='STL10', data_root=str(tmp_path), split='train+unlabeled'))
     assert len(ds) == 5
     first = ds[0]
@@ -61,11 +60,11 @@ def test_holdout_indices_follow_the_reference_split():
     order = np.random.default_rng(0).permutation(40)
     assert held.tolist() == sorted(order[:2].tolist()) and train.tolist() == sorted(order[2:].tolist())
     assert len(train) == 38 and not set(train) & set(held) and set(train) | set(held) == set(range(40))
-    assert [len(p) for p in holdout_indices(50000, 0.05, 0)] == [47500, 2500]     # CIFAR train split
-    assert [len(p) for p in holdout_indices(105000, 0.05, 0)] == [99750, 5250]    # STL-10 train+unlabeled
-    assert [len(p) for p in holdout_indices(39, 0.05, 0)] == [38, 1]               # floor(1.95) = 1
-    assert np.array_equal(holdout_indices(40, 0.05, 0)[0], train)                  # deterministic
-    assert not np.array_equal(holdout_indices(40, 0.05, 1)[1], held)              # the seed picks the split
+    assert [len(p) for p in holdout_indices(50000, 0.05, 0)] == [47500, 2500]  # CIFAR train split
+    assert [len(p) for p in holdout_indices(105000, 0.05, 0)] == [99750, 5250]  # STL-10 train+unlabeled
+    assert [len(p) for p in holdout_indices(39, 0.05, 0)] == [38, 1]  # floor(1.95) = 1
+    assert np.array_equal(holdout_indices(40, 0.05, 0)[0], train)  # deterministic
+    assert not np.array_equal(holdout_indices(40, 0.05, 1)[1], held)  # the seed picks the split
     with pytest.raises(ValueError, match='ratio'):
         holdout_indices(40, 1.0, 0)
 

@@ -1,5 +1,3 @@
-import json
-
 import cv2
 import numpy as np
 import pytest
@@ -27,8 +25,8 @@ def test_scene_content_matches_masks():
 
 
 def test_dataset_builds_from_registry_and_runs_pipeline():
-    ds = DATASETS.build(dict(type='SyntheticScenes', num_images=5, img_size=(40, 60), seed=1,
-                             pipeline=[dict(type='PackInputs')]))
+    ds = DATASETS.build(
+        dict(type='SyntheticScenes', num_images=5, img_size=(40, 60), seed=1, pipeline=[dict(type='PackInputs')]))
     assert len(ds) == 5
     item = ds[2]
     assert tuple(item['inputs'].shape) == (3, 40, 60)
@@ -59,8 +57,8 @@ def test_export_coco_is_valid_and_loadable(tmp_path):
 @pytest.mark.parametrize('layout', ['ade20k', 'cityscapes'])
 def test_export_semantic_layouts(tmp_path, layout):
     ds = SyntheticScenes(num_images=2, img_size=(48, 64), seed=0)
-    img_dir, seg_dir = ds.export_semantic(str(tmp_path), layout=layout,
-                                          split='training' if layout == 'ade20k' else 'train')
+    img_dir, seg_dir = ds.export_semantic(
+        str(tmp_path), layout=layout, split='training' if layout == 'ade20k' else 'train')
     segs = sorted(p for p in __import__('os').listdir(seg_dir))
     seg = cv2.imread(f'{seg_dir}/{segs[0]}', cv2.IMREAD_UNCHANGED)
     values = set(np.unique(seg).tolist())

@@ -42,16 +42,17 @@ BN = dict(type='BN')
 BN1D = dict(type='BN1d')  # the MLP necks' BatchNorm on (N, C) features
 BATCH = 4  # global batch; 2 per rank
 
-RESNET = dict(type='ResNet', depth=18, base_channels=16, stem_channels=16, norm_cfg=GN,
-              zero_init_residual=False)  # 128-d output
+RESNET = dict(
+    type='ResNet', depth=18, base_channels=16, stem_channels=16, norm_cfg=GN, zero_init_residual=False)  # 128-d output
 RESNET_BN = dict(RESNET, norm_cfg=BN)
-TINY_VIT = dict(arch=dict(_delete_=True, embed_dims=32, num_layers=2, num_heads=2, feedforward_channels=64),
-                img_size=32, drop_path_rate=0.)
+TINY_VIT = dict(
+    arch=dict(_delete_=True, embed_dims=32, num_layers=2, num_heads=2, feedforward_channels=64),
+    img_size=32,
+    drop_path_rate=0.)
 
 
 def _mlp(in_channels: int, out_channels: int, norm_cfg: dict = GN, **kwargs) -> dict:
-    return dict(in_channels=in_channels, hid_channels=32, out_channels=out_channels, norm_cfg=norm_cfg,
-                **kwargs)
+    return dict(in_channels=in_channels, hid_channels=32, out_channels=out_channels, norm_cfg=norm_cfg, **kwargs)
 
 
 def _dino_neck(out: int) -> dict:
@@ -67,32 +68,56 @@ SP_HEAD = {'sp_head.norm_cfg': dict(type='LN'), 'sp_head.hid_channels': 32}
 CASES: Dict[str, tuple] = {
     'byol': ('byol/byol_resnet18_1xb32-coslr-8e_demo.py', BYOL_MODEL),
     'simclr': ('byol/byol_resnet18_1xb32-coslr-8e_demo.py', None),  # mmpretrain SimCLR, built below, BYOL's two views
-    'scatsimclr': ('scatsimclr/scatsimclr_scatnet8_1xb64-100e_cifar10.py',
-                   {'backbone.norm_cfg': GN, 'neck.hid_channels': 64, 'neck.out_channels': 16}),
-    'scatsimclr_rotation': ('scatsimclr/scatsimclr-rotation_scatnet8_1xb64-100e_cifar10.py',
-                            {'backbone.norm_cfg': GN, 'neck.hid_channels': 64, 'neck.out_channels': 16,
-                             'pretext_head.hid_channels': (32, 16), 'pretext_head.dropout': 0.}),
+    'scatsimclr': ('scatsimclr/scatsimclr_scatnet8_1xb64-100e_cifar10.py', {
+        'backbone.norm_cfg': GN,
+        'neck.hid_channels': 64,
+        'neck.out_channels': 16
+    }),
+    'scatsimclr_rotation': ('scatsimclr/scatsimclr-rotation_scatnet8_1xb64-100e_cifar10.py', {
+        'backbone.norm_cfg': GN,
+        'neck.hid_channels': 64,
+        'neck.out_channels': 16,
+        'pretext_head.hid_channels': (32, 16),
+        'pretext_head.dropout': 0.
+    }),
     'dino': ('dino/dino_vit-tiny-p8_1xb32-coslr-10e_demo.py', DINO_MODEL),
-    'selfpatch': ('selfpatch/selfpatch_vit-tiny-p8_1xb32-coslr-10e_demo.py',
-                  {'backbone': TINY_VIT, 'aggregator.embed_dims': 32, 'aggregator.num_heads': 2,
-                   'neck': _dino_neck(64), 'patch_neck': _dino_neck(32), 'loss.out_channels': 64,
-                   'patch_loss.out_channels': 32}),
+    'selfpatch': ('selfpatch/selfpatch_vit-tiny-p8_1xb32-coslr-10e_demo.py', {
+        'backbone': TINY_VIT,
+        'aggregator.embed_dims': 32,
+        'aggregator.num_heads': 2,
+        'neck': _dino_neck(64),
+        'patch_neck': _dino_neck(32),
+        'loss.out_channels': 64,
+        'patch_loss.out_channels': 32
+    }),
     'scrl': ('scrl/scrl_r18_demo.py', BYOL_MODEL),
     'scrl_empty_rank': ('scrl/scrl_r18_demo.py', BYOL_MODEL),
     'byol_bn': ('byol/byol_resnet18_1xb32-coslr-8e_demo.py', BYOL_BN_MODEL),
     'scrl_bn': ('scrl/scrl_r18_demo.py', BYOL_BN_MODEL),
-    'byol_sp': ('sp/byol_sp_resnet18_1xb32-coslr-8e_demo.py',
-                {**{f'host.{k}': v for k, v in BYOL_MODEL.items()}, **SP_HEAD}),
-    'dino_sp': ('sp/dino_sp_vit-tiny-p8_1xb32-coslr-10e_demo.py',
-                {**{f'host.{k}': v for k, v in DINO_MODEL.items()}, **SP_HEAD}),
+    'byol_sp': ('sp/byol_sp_resnet18_1xb32-coslr-8e_demo.py', {
+        **{
+            f'host.{k}': v
+            for k, v in BYOL_MODEL.items()
+        },
+        **SP_HEAD
+    }),
+    'dino_sp': ('sp/dino_sp_vit-tiny-p8_1xb32-coslr-10e_demo.py', {
+        **{
+            f'host.{k}': v
+            for k, v in DINO_MODEL.items()
+        },
+        **SP_HEAD
+    }),
 }
 # Cases with per-rank BatchNorm: compared with per_rank_reference() instead of 1 x B.
 PER_RANK_BN = ('byol_bn', 'scrl_bn')
 # Crop size per algorithm (DINO / SelfPatch: 32 and 16 px multi-crop; ScatSimCLR: its 32 px).
 CROP = dict(byol=32, simclr=32, scrl=64)
-SIMCLR_MODEL = dict(type='SimCLR', backbone=RESNET, neck=dict(type='NonLinearNeck', **_mlp(128, 16),
-                                                               num_layers=2, with_avg_pool=True),
-                    head=dict(type='ContrastiveHead', loss=dict(type='CrossEntropyLoss'), temperature=0.1))
+SIMCLR_MODEL = dict(
+    type='SimCLR',
+    backbone=RESNET,
+    neck=dict(type='NonLinearNeck', **_mlp(128, 16), num_layers=2, with_avg_pool=True),
+    head=dict(type='ContrastiveHead', loss=dict(type='CrossEntropyLoss'), temperature=0.1))
 
 
 def model_and_data_cfg(name: str):
@@ -133,8 +158,7 @@ class FixedBoxes:
 
     def __call__(self, view1, view2, generator=None):
         b = self.boxes
-        return type(b)(b.boxes1[self.start:self.end], b.boxes2[self.start:self.end],
-                       b.valid[self.start:self.end])
+        return type(b)(b.boxes1[self.start:self.end], b.boxes2[self.start:self.end], b.valid[self.start:self.end])
 
 
 def _scrl_boxes(model, data: dict, name: str, world_size: int = 2):
@@ -200,8 +224,7 @@ def run_step(case: dict, start: int, end: int, ddp: bool = False) -> dict:
         module.register_teacher_updater('run_step')
     if ddp:
         from mmspatial.engine.distributed import CPUDistributedDataParallel
-        model = CPUDistributedDataParallel(module=model, broadcast_buffers=False,
-                                           find_unused_parameters=False)
+        model = CPUDistributedDataParallel(module=model, broadcast_buffers=False, find_unused_parameters=False)
     optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=1.0)
     grads: Dict[str, torch.Tensor] = {}
     named = [(n, p) for n, p in module.named_parameters() if p.requires_grad]
@@ -212,10 +235,21 @@ def run_step(case: dict, start: int, end: int, ddp: bool = False) -> dict:
     optimizer.register_step_pre_hook(capture)
     optim_wrapper = RecordingOptimWrapper(optimizer)
     log_vars = model.train_step(_slice(deepcopy(case['data']), start, end), optim_wrapper)
-    return dict(loss=optim_wrapper.loss, log_vars={k: float(v) for k, v in log_vars.items()}, grads=grads,
-                params={n: p.detach().clone() for n, p in module.named_parameters()},
-                buffers={n: b.detach().clone() for n, b in module.named_buffers()
-                         if b.dtype.is_floating_point})
+    return dict(
+        loss=optim_wrapper.loss,
+        log_vars={
+            k: float(v)
+            for k, v in log_vars.items()
+        },
+        grads=grads,
+        params={
+            n: p.detach().clone()
+            for n, p in module.named_parameters()
+        },
+        buffers={
+            n: b.detach().clone()
+            for n, b in module.named_buffers() if b.dtype.is_floating_point
+        })
 
 
 def per_rank_reference(case: dict, world_size: int = 2) -> dict:
@@ -230,11 +264,9 @@ def per_rank_reference(case: dict, world_size: int = 2) -> dict:
     halves = [run_step(case, r * per_rank, (r + 1) * per_rank) for r in range(world_size)]
     weights = [1.] * world_size
     if case['boxes'] is not None:
-        counts = [float(case['boxes'].valid[r * per_rank:(r + 1) * per_rank].sum())
-                  for r in range(world_size)]
+        counts = [float(case['boxes'].valid[r * per_rank:(r + 1) * per_rank].sum()) for r in range(world_size)]
         weights = [c * world_size / sum(counts) for c in counts]
-    grads = {n: sum(w * h['grads'][n] for w, h in zip(weights, halves)) / world_size
-             for n in halves[0]['grads']}
+    grads = {n: sum(w * h['grads'][n] for w, h in zip(weights, halves)) / world_size for n in halves[0]['grads']}
     params = {n: case['state'][n] - grads[n] if n in grads else p for n, p in halves[0]['params'].items()}
     loss = sum(w * h['loss'] for w, h in zip(weights, halves)) / world_size
     return dict(loss=loss, grads=grads, params=params, buffers=halves[0]['buffers'], halves=halves)
@@ -260,8 +292,6 @@ def compare(ref: dict, ranks: list, buffers: Optional[list] = None) -> dict:
     param_errors = {n: relative_error(ranks[0]['params'][n], p, 1e-3) for n, p in ref['params'].items()}
     out['param_worst'] = max(param_errors, key=param_errors.get)
     out['param'] = param_errors[out['param_worst']]
-    out['ranks_differ'] = max(relative_error(ranks[1]['params'][n], p, 1e-6)
-                              for n, p in ranks[0]['params'].items())
-    out['buffer'] = {n: max(relative_error(r['buffers'][n], ref['buffers'][n]) for r in ranks)
-                     for n in (buffers or [])}
+    out['ranks_differ'] = max(relative_error(ranks[1]['params'][n], p, 1e-6) for n, p in ranks[0]['params'].items())
+    out['buffer'] = {n: max(relative_error(r['buffers'][n], ref['buffers'][n]) for r in ranks) for n in (buffers or [])}
     return out

@@ -18,9 +18,12 @@ def free_port() -> int:
 
 def torchrun(script: str, args: Sequence[str], nproc: int = 2, timeout: int = 300) -> str:
     """Run ``HERE/script`` on ``nproc`` CPU processes; return its output, fail with it on error."""
-    cmd = [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', str(nproc),
-           '--master_addr', '127.0.0.1', '--master_port', str(free_port()), str(HERE / script),
-           *map(str, args)]
+    cmd = [
+        sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node',
+        str(nproc), '--master_addr', '127.0.0.1', '--master_port',
+        str(free_port()),
+        str(HERE / script), *map(str, args)
+    ]
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS='1')
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
     out = proc.stdout + proc.stderr

@@ -8,11 +8,10 @@ dropout back on), 8 images, batch 4, ``num_workers=0``, a checkpoint every epoch
 import os
 from copy import deepcopy
 
+from ddp_cases import CASES, CROP, ROOT, SIMCLR_MODEL, _shrink_crops
 from mmengine.config import Config
 from mmengine.hooks import Hook
 from mmpretrain.registry import HOOKS
-
-from ddp_cases import CASES, CROP, ROOT, SIMCLR_MODEL, _shrink_crops
 
 KILL_ENV = 'MMSPATIAL_TEST_KILL_AT_ITER'
 
@@ -47,8 +46,14 @@ def train_until_killed(name: str, work_dir: str, kill_at: int, cfg_kwargs: dict)
     os._exit(3)  # only reached if the kill did not happen
 
 
-def resume_cfg(name: str, work_dir, max_epochs: int = 2, max_iters: int = 0, ckpt_iters: int = 0,
-               resume: bool = False, rng: bool = True, num_images: int = 8) -> Config:
+def resume_cfg(name: str,
+               work_dir,
+               max_epochs: int = 2,
+               max_iters: int = 0,
+               ckpt_iters: int = 0,
+               resume: bool = False,
+               rng: bool = True,
+               num_images: int = 8) -> Config:
     path, overrides = CASES[name]
     cfg = Config.fromfile(str(ROOT / 'configs' / path))
     if name == 'simclr':
@@ -66,11 +71,15 @@ def resume_cfg(name: str, work_dir, max_epochs: int = 2, max_iters: int = 0, ckp
         dataset = dict(type='SyntheticScenes', img_size=(48, 64), seed=0, pipeline=dataset['pipeline'])
     dataset.update(num_images=num_images)
     _shrink_crops(dataset['pipeline'], CROP.get(name.split('_')[0], 32))
-    sampler = dict(type='InfiniteSampler', shuffle=True) if max_iters else dict(type='DefaultSampler',
-                                                                              shuffle=True)
-    cfg.train_dataloader = dict(batch_size=4, num_workers=0, persistent_workers=False, drop_last=True,
-                                sampler=sampler, collate_fn=dict(type='default_collate'),
-                                dataset=dataset)
+    sampler = dict(type='InfiniteSampler', shuffle=True) if max_iters else dict(type='DefaultSampler', shuffle=True)
+    cfg.train_dataloader = dict(
+        batch_size=4,
+        num_workers=0,
+        persistent_workers=False,
+        drop_last=True,
+        sampler=sampler,
+        collate_fn=dict(type='default_collate'),
+        dataset=dataset)
     if max_iters:
         cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters)
         checkpoint = dict(type='AtomicCheckpointHook', interval=ckpt_iters, by_epoch=False)
@@ -98,6 +107,6 @@ def resume_cfg(name: str, work_dir, max_epochs: int = 2, max_iters: int = 0, ckp
     cfg.log_level = 'WARNING'
     cfg.resume = resume
     cfg.load_from = None
-    cfg.env_cfg = dict(cudnn_benchmark=False, mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
-                       dist_cfg=dict(backend='gloo'))
+    cfg.env_cfg = dict(
+        cudnn_benchmark=False, mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0), dist_cfg=dict(backend='gloo'))
     return cfg

@@ -16,7 +16,8 @@ DINO.
 
 Tolerances (float32, different summation order): relative 1e-4 on the loss and on every gradient
 tensor (``||g_ddp - g_ref|| / ||g_ref||``; tensors whose exact gradient is 0 are measured against 1e-3 of
-the largest gradient norm, i.e. float32 noise), 1e-5 on parameters after an SGD(lr=1) step (1e-4 for the per-rank-BN cases:
+the largest gradient norm, i.e. float32 noise), 1e-5 on parameters after an SGD(lr=1) step (1e-4 for the
+per-rank-BN cases:
 SCRL's box weight scales the loss before the backward on the ranks but the gradients after it in the
 reference, and BN's backward on 2-image batches amplifies the different rounding; measured 3e-5); the
 ranks' parameters after the step must agree to 1e-6 (DDP keeps them in sync), BN running statistics and
@@ -24,9 +25,7 @@ the DINO / SelfPatch centres to 1e-4.
 """
 import pytest
 import torch
-
-from ddp_cases import (BATCH, CASES, PER_RANK_BN, compare, per_rank_reference, prepare, relative_error,
-                       run_step)
+from ddp_cases import BATCH, CASES, PER_RANK_BN, compare, per_rank_reference, prepare, relative_error, run_step
 from dist_utils import torchrun
 
 LOSS_TOL, GRAD_TOL, PARAM_TOL, SYNC_TOL = 1e-4, 1e-4, 1e-5, 1e-6
@@ -37,10 +36,11 @@ BUFFERS = {
     'selfpatch': ['dino_loss.center', 'patch_loss.center'],
 }
 KNOWN_BUGS = {
-    'simclr': 'mmpretrain 1.2.0 SimCLR: GatherLayer.backward keeps only grads[rank] without summing over '
-              'ranks, and every rank computes the full (2N_all)^2 loss, so DDP gets 1/world_size of the '
-              'single-process gradient (mmpretrain/models/selfsup/simclr.py:24). Our NTXentLoss '
-              '(ScatSimCLR, also with a ResNet) is right.',
+    'simclr':
+    'mmpretrain 1.2.0 SimCLR: GatherLayer.backward keeps only grads[rank] without summing over '
+    'ranks, and every rank computes the full (2N_all)^2 loss, so DDP gets 1/world_size of the '
+    'single-process gradient (mmpretrain/models/selfsup/simclr.py:24). Our NTXentLoss '
+    '(ScatSimCLR, also with a ResNet) is right.',
 }
 
 
@@ -64,9 +64,10 @@ def test_two_ranks_equal_one_process(ddp_results, name):
     ref = per_rank_reference(case) if name in PER_RANK_BN else run_step(case, 0, BATCH)
     diff = compare(ref, ranks, BUFFERS.get(name))
     if name in PER_RANK_BN:  # each rank keeps the BN running statistics of its own half
-        diff['buffer'] = {n: max(relative_error(ranks[r]['buffers'][n], half['buffers'][n])
-                                 for r, half in enumerate(ref['halves']))
-                          for n in ref['buffers'] if n.endswith(('running_mean', 'running_var'))}
+        diff['buffer'] = {
+            n: max(relative_error(ranks[r]['buffers'][n], half['buffers'][n]) for r, half in enumerate(ref['halves']))
+            for n in ref['buffers'] if n.endswith(('running_mean', 'running_var'))
+        }
         assert diff['buffer'], 'no BN running statistics found'
     print(name, {k: v for k, v in diff.items() if k != 'buffer'})
     # Always required (also for the known bugs): no hang/error above, every parameter got its
@@ -74,8 +75,9 @@ def test_two_ranks_equal_one_process(ddp_results, name):
     assert not diff['missing_grads'], f'parameters without gradient under DDP: {diff["missing_grads"]}'
     assert diff['ranks_differ'] < SYNC_TOL, diff
     param_tol = BN_PARAM_TOL if name in PER_RANK_BN else PARAM_TOL
-    equal = (diff['loss'] < LOSS_TOL and diff['grad'] < GRAD_TOL and diff['param'] < param_tol
-             and all(err < LOSS_TOL for err in diff['buffer'].values()))
+    equal = (
+        diff['loss'] < LOSS_TOL and diff['grad'] < GRAD_TOL and diff['param'] < param_tol
+        and all(err < LOSS_TOL for err in diff['buffer'].values()))
     if name in KNOWN_BUGS:
         assert not equal, f'{name} now matches 1 x B: remove it from KNOWN_BUGS'
         pytest.xfail(f'{KNOWN_BUGS[name]} ({diff})')

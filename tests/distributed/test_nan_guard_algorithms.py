@@ -11,9 +11,9 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner
 from mmpretrain.registry import HOOKS
+from resume_cases import resume_cfg
 
 from mmspatial.engine.hooks.nan_guard_hook import NonFiniteLossError
-from resume_cases import resume_cfg
 
 ALGORITHMS = ['byol', 'scatsimclr_rotation', 'dino', 'selfpatch', 'scrl', 'byol_sp', 'dino_sp']
 
@@ -41,8 +41,8 @@ class PoisonWeightHook(Hook):
 def test_nan_loss_stops_run_with_iteration_and_keeps_last_checkpoint(tmp_path, name):
     cfg = resume_cfg(name, tmp_path, max_iters=3, ckpt_iters=1, rng=False, num_images=4)
     assert cfg.default_hooks.nan_guard.type == 'NaNGuardHook'  # on by default
-    cfg.custom_hooks = [h for h in cfg.custom_hooks if h['type'] != 'KillAtIterHook'] + [
-        dict(type='PoisonWeightHook', at=2)]
+    cfg.custom_hooks = [h for h in cfg.custom_hooks if h['type'] != 'KillAtIterHook'
+                        ] + [dict(type='PoisonWeightHook', at=2)]
     runner = Runner.from_cfg(cfg)
     try:
         with pytest.raises(NonFiniteLossError, match=r'Non-finite loss at iteration 2\b') as err:

@@ -18,7 +18,6 @@ from pathlib import Path
 import pytest
 import torch
 from mmengine.registry import RUNNERS
-
 from resume_cases import resume_cfg, train_until_killed
 
 ALGORITHMS = ['byol', 'simclr', 'scatsimclr_rotation', 'dino', 'selfpatch', 'scrl', 'byol_sp', 'dino_sp']

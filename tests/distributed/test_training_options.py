@@ -13,16 +13,16 @@ from pathlib import Path
 
 import pytest
 import torch
+from ddp_cases import ROOT
 from mmengine.config import Config
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmengine.optim import build_optim_wrapper
 from mmengine.runner import Runner
 from mmpretrain.registry import HOOKS
-
-from ddp_cases import ROOT
-from mmspatial.engine.launch import merge_train_args
 from resume_cases import resume_cfg
+
+from mmspatial.engine.launch import merge_train_args
 
 ALGORITHMS = ['byol', 'simclr', 'scatsimclr_rotation', 'dino', 'selfpatch', 'scrl', 'byol_sp', 'dino_sp']
 
@@ -38,14 +38,15 @@ class TrainingOptionsProbe(Hook):
 
     def before_train(self, runner) -> None:
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
-        model.backbone.register_forward_hook(
-            lambda m, i, o: self.autocast.append(torch.is_autocast_cpu_enabled()
-                                                 and torch.get_autocast_cpu_dtype() == torch.bfloat16))
+        model.backbone.register_forward_hook(lambda m, i, o: self.autocast.append(torch.is_autocast_cpu_enabled(
+        ) and torch.get_autocast_cpu_dtype() == torch.bfloat16))
         self.params = [p for p in model.parameters() if p.requires_grad]
         self.snapshots.append([p.detach().clone() for p in self.params])
         unscaled = build_optim_wrapper(model, runner.cfg.optim_wrapper).optimizer.param_groups
-        self.lr_ratios = [g['initial_lr'] / u['lr'] for g, u in
-                          zip(runner.optim_wrapper.optimizer.param_groups, unscaled) if u['lr'] > 0]
+        self.lr_ratios = [
+            g['initial_lr'] / u['lr'] for g, u in zip(runner.optim_wrapper.optimizer.param_groups, unscaled)
+            if u['lr'] > 0
+        ]
 
     def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
         self.losses.append(float(outputs['loss']))
@@ -65,18 +66,18 @@ def test_amp_accumulation_and_auto_scale_lr(tmp_path, name):
     without.pop('auto_scale_lr')  # a config without it: a clear error instead of a silent no-op
     with pytest.raises(KeyError, match=r'--auto-scale-lr needs `auto_scale_lr'):
         merge_train_args(without, config_path=f'{name}.py', auto_scale_lr=True)
-    cfg = merge_train_args(cfg, config_path=f'{name}.py', work_dir=str(tmp_path), amp=True,
-                           auto_scale_lr=True)
+    cfg = merge_train_args(cfg, config_path=f'{name}.py', work_dir=str(tmp_path), amp=True, auto_scale_lr=True)
     cfg.optim_wrapper.accumulative_counts = 2
-    cfg.custom_hooks = [h for h in cfg.custom_hooks if h['type'] != 'KillAtIterHook'] + [
-        dict(type='TrainingOptionsProbe')]
+    cfg.custom_hooks = [h for h in cfg.custom_hooks if h['type'] != 'KillAtIterHook'
+                        ] + [dict(type='TrainingOptionsProbe')]
     runner = Runner.from_cfg(cfg)
     try:
         runner.train()
     finally:
         torch.use_deterministic_algorithms(False)
     probe = next(h for h in runner.hooks if isinstance(h, TrainingOptionsProbe))
-    assert type(runner.optim_wrapper).__name__ == ('AmpOptimWrapper' if torch.cuda.is_available() else 'CPUAmpOptimWrapper')
+    assert type(
+        runner.optim_wrapper).__name__ == ('AmpOptimWrapper' if torch.cuda.is_available() else 'CPUAmpOptimWrapper')
     assert probe.autocast and all(probe.autocast), 'the backbone did not run under bfloat16 autocast'
     assert len(probe.losses) == 2 and all(torch.isfinite(torch.tensor(probe.losses)))
     before, after_1, after_2 = probe.snapshots
@@ -93,8 +94,10 @@ def load_config(path: str) -> Config:
 
 
 def pretraining_configs():
-    return [p for p in sorted(glob.glob(str(ROOT / 'configs' / '*' / '*.py')))
-            if '/benchmarks/' not in p and '/_base_/' not in p]
+    return [
+        p for p in sorted(glob.glob(str(ROOT / 'configs' / '*' / '*.py')))
+        if '/benchmarks/' not in p and '/_base_/' not in p
+    ]
 
 
 @pytest.mark.slow
@@ -113,7 +116,8 @@ def test_every_pretraining_config_sets_the_reference_base_batch():
                 missing.append(rel)
             continue
         match = re.search(r'(\d+)xb(\d+)', Path(path).name)
-        if match and '-cpu' not in Path(path).name and not Path(path).stem.endswith('_demo') and base != int(match.group(1)) * int(match.group(2)):
+        if match and '-cpu' not in Path(path).name and not Path(path).stem.endswith('_demo') and base != int(
+                match.group(1)) * int(match.group(2)):
             wrong.append(f'{rel}: base_batch_size={base}')
     assert not wrong, wrong
     assert not missing, f'configs without auto_scale_lr: {missing}'

@@ -19,7 +19,7 @@ class ToyModel(BaseModel):
         if mode != 'loss':
             return out
         self.calls += 1
-        loss = (out ** 2).mean()
+        loss = (out**2).mean()
         if self.calls == self.nan_at:
             loss = loss * float('nan')
         return dict(loss=loss)
@@ -38,19 +38,30 @@ class ToyDataset(Dataset):
         return dict(inputs=self.data[idx])
 
 
-def toy_runner_cfg(work_dir, max_iters=6, ckpt_interval=2, max_keep_ckpts=-1, nan_at=0,
-                   custom_hooks=(), checkpoint_hook='AtomicCheckpointHook', **kwargs) -> dict:
+def toy_runner_cfg(work_dir,
+                   max_iters=6,
+                   ckpt_interval=2,
+                   max_keep_ckpts=-1,
+                   nan_at=0,
+                   custom_hooks=(),
+                   checkpoint_hook='AtomicCheckpointHook',
+                   **kwargs) -> dict:
     """Arguments of ``Runner`` / ``SpatialRunner`` (``Runner(**toy_runner_cfg(...))``)."""
     cfg = dict(
         model=ToyModel(nan_at=nan_at),
         work_dir=str(work_dir),
-        train_dataloader=dict(dataset=ToyDataset(), sampler=dict(type='DefaultSampler', shuffle=False),
-                              batch_size=2, num_workers=0, collate_fn=dict(type='default_collate')),
+        train_dataloader=dict(
+            dataset=ToyDataset(),
+            sampler=dict(type='DefaultSampler', shuffle=False),
+            batch_size=2,
+            num_workers=0,
+            collate_fn=dict(type='default_collate')),
         optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.1)),
         train_cfg=dict(type='IterBasedTrainLoop', max_iters=max_iters),
-        default_hooks=dict(checkpoint=dict(type=checkpoint_hook, interval=ckpt_interval,
-                                           by_epoch=False, max_keep_ckpts=max_keep_ckpts),
-                           logger=dict(type='LoggerHook', interval=1)),
+        default_hooks=dict(
+            checkpoint=dict(
+                type=checkpoint_hook, interval=ckpt_interval, by_epoch=False, max_keep_ckpts=max_keep_ckpts),
+            logger=dict(type='LoggerHook', interval=1)),
         custom_hooks=list(custom_hooks),
         default_scope='mmpretrain',
         log_level='WARNING',

@@ -8,10 +8,10 @@ import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
 from mmengine.runner.checkpoint import save_checkpoint as mmengine_save_checkpoint
+from reliability_utils import toy_runner_cfg
 
 import mmspatial.engine.atomic_checkpoint as atomic
 from mmspatial.engine.runner import SpatialRunner
-from reliability_utils import toy_runner_cfg
 
 
 def _killed_mid_write(save, path, checkpoint, limit_bytes):
@@ -52,13 +52,14 @@ def test_kill_during_save_keeps_previous_checkpoint(tmp_path, atomic_save):
 
 
 def test_default_runtime_selects_the_runner_and_the_hook():
-    cfg = Config.fromfile(os.path.join(os.path.dirname(__file__), '..', '..', 'configs', '_base_',
-                                       'default_runtime.py'))
+    cfg = Config.fromfile(
+        os.path.join(os.path.dirname(__file__), '..', '..', 'configs', '_base_', 'default_runtime.py'))
     assert cfg.runner_type == 'SpatialRunner'
     assert cfg.default_hooks.checkpoint.type == 'AtomicCheckpointHook'
 
 
 def test_exception_during_write_removes_temp_file(tmp_path):
+
     def failing_writer(data, f):
         f.write(b'x' * 10)
         raise OSError('No space left on device (simulated)')
@@ -83,15 +84,15 @@ class _CrashOnSave:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize('runner_cls,hook', [(SpatialRunner, 'AtomicCheckpointHook'),
-                                             (Runner, 'AtomicCheckpointHook'),
-                                             (SpatialRunner, 'CheckpointHook')],
-                         ids=['SpatialRunner', 'mmengine-Runner', 'mmengine-hook-order'])
+@pytest.mark.parametrize(
+    'runner_cls,hook', [(SpatialRunner, 'AtomicCheckpointHook'), (Runner, 'AtomicCheckpointHook'),
+                        (SpatialRunner, 'CheckpointHook')],
+    ids=['SpatialRunner', 'mmengine-Runner', 'mmengine-hook-order'])
 def test_crash_while_saving_with_max_keep_1_keeps_last_checkpoint(tmp_path, monkeypatch, runner_cls, hook):
     """mmengine's CheckpointHook deletes the old checkpoint *before* writing the new one; ours after."""
     monkeypatch.setattr(atomic.os, 'replace', _CrashOnSave(n=3))
-    runner = runner_cls(**toy_runner_cfg(tmp_path, max_iters=8, ckpt_interval=2, max_keep_ckpts=1,
-                                         checkpoint_hook=hook))
+    runner = runner_cls(
+        **toy_runner_cfg(tmp_path, max_iters=8, ckpt_interval=2, max_keep_ckpts=1, checkpoint_hook=hook))
     with pytest.raises(OSError, match='simulated crash'):
         runner.train()  # saves iter_2, iter_4, crashes while saving iter_6
     pointer = (tmp_path / 'last_checkpoint').read_text().strip()
@@ -103,8 +104,7 @@ def test_crash_while_saving_with_max_keep_1_keeps_last_checkpoint(tmp_path, monk
     assert sorted(p.name for p in tmp_path.glob('*.pth')) == ['iter_4.pth']
     monkeypatch.undo()
     # --resume picks up iteration 4 and trains to the end; max_keep_ckpts still holds.
-    runner = SpatialRunner(**toy_runner_cfg(tmp_path, max_iters=8, ckpt_interval=2, max_keep_ckpts=1,
-                                            resume=True))
+    runner = SpatialRunner(**toy_runner_cfg(tmp_path, max_iters=8, ckpt_interval=2, max_keep_ckpts=1, resume=True))
     runner.train()
     assert runner.iter == 8
     assert sorted(p.name for p in tmp_path.glob('*.pth')) == ['iter_8.pth']

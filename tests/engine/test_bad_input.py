@@ -11,12 +11,12 @@ from mmengine.config import Config
 from mmengine.dataset import Compose
 from mmengine.runner import Runner
 from PIL import Image
+from reliability_utils import ToyModel, toy_runner_cfg
 
 from mmspatial.datasets.transforms.safe_loading import CorruptImageError, LoadImageOrSkip
 from mmspatial.engine.checkpoint_load_check import CheckpointMismatchError
-from mmspatial.engine.runner import SpatialRunner
 from mmspatial.engine.hooks.skipped_samples_hook import find_skipping_loaders
-from reliability_utils import ToyModel, toy_runner_cfg
+from mmspatial.engine.runner import SpatialRunner
 
 
 @pytest.fixture(scope='module')
@@ -97,10 +97,13 @@ def _image_runner_cfg(work_dir, data_root, on_error, num_workers=0, **kwargs):
     cfg = toy_runner_cfg(work_dir, **kwargs)
     cfg['train_dataloader'].update(
         num_workers=num_workers,
-        dataset=dict(type='CustomDataset', data_root=str(data_root), with_label=False,
-                     serialize_data=False,  # its gc.collect() costs seconds in a big test process
-                     pipeline=[dict(type='LoadImageOrSkip', on_error=on_error),
-                               dict(type='PackInputs')]))
+        dataset=dict(
+            type='CustomDataset',
+            data_root=str(data_root),
+            with_label=False,
+            serialize_data=False,  # its gc.collect() costs seconds in a big test process
+            pipeline=[dict(type='LoadImageOrSkip', on_error=on_error),
+                      dict(type='PackInputs')]))
     cfg['custom_hooks'] = [dict(type='SkippedSamplesHook')]
     return cfg
 
@@ -108,13 +111,13 @@ def _image_runner_cfg(work_dir, data_root, on_error, num_workers=0, **kwargs):
 @pytest.mark.slow
 def test_skipped_samples_are_counted_across_workers_and_logged(tmp_path):
     data = _image_folder(tmp_path / 'data', corrupt=(1, 6))
-    runner = Runner(**_image_runner_cfg(tmp_path / 'work', data, 'skip', num_workers=2, max_iters=4,
-                                        ckpt_interval=4))
+    runner = Runner(**_image_runner_cfg(tmp_path / 'work', data, 'skip', num_workers=2, max_iters=4, ckpt_interval=4))
     runner.train()  # 8 images, batch 2: one pass over the data, both bad files are met
     (loader, ) = find_skipping_loaders(runner.train_dataloader.dataset)
     assert loader.num_skipped >= 2  # a random re-fetch may hit a bad file again
-    scalars = [json.loads(line) for line in next((tmp_path / 'work').glob('*/vis_data/scalars.json'))
-               .read_text().splitlines()]
+    scalars = [
+        json.loads(line) for line in next((tmp_path / 'work').glob('*/vis_data/scalars.json')).read_text().splitlines()
+    ]
     assert scalars[-1]['skipped_samples'] == loader.num_skipped
     log = next((tmp_path / 'work').glob('*/*.log')).read_text()
     assert '01.png' in log and '06.png' in log and 'skipped sample' in log
@@ -147,8 +150,7 @@ def test_image_smaller_than_crop_is_upscaled_by_every_demo_pipeline(project_root
         sizes = None
         for hw in [(96, 128), (6, 5), (1, 1)]:
             img = np.random.default_rng(0).integers(0, 255, (*hw, 3), dtype=np.uint8)
-            out = pipeline(dict(img=img, img_path='tiny.png', ori_shape=hw, img_shape=hw,
-                                sample_idx=0, gt_label=0))
+            out = pipeline(dict(img=img, img_path='tiny.png', ori_shape=hw, img_shape=hw, sample_idx=0, gt_label=0))
             views = out['inputs'] if isinstance(out['inputs'], list) else [out['inputs']]
             shapes = [tuple(v.shape) for v in views]
             assert sizes is None or shapes == sizes, (path, hw, shapes, sizes)  # same as a big image
@@ -157,20 +159,22 @@ def test_image_smaller_than_crop_is_upscaled_by_every_demo_pipeline(project_root
 
 @pytest.mark.slow
 def test_load_from_checkpoint_of_another_backbone_is_an_error(tmp_path):
-    byol = dict(type='BYOL', backbone=dict(type='ResNet', depth=18),
-                neck=dict(type='NonLinearNeck', in_channels=512, hid_channels=16, out_channels=8),
-                head=dict(type='LatentPredictHead', loss=dict(type='CosineSimilarityLoss'),
-                          predictor=dict(type='NonLinearNeck', in_channels=8, hid_channels=16,
-                                         out_channels=8, with_avg_pool=False)))
-    runner = Runner(model=byol, work_dir=str(tmp_path / 'r18'), default_scope='mmpretrain',
-                    log_level='WARNING')
+    byol = dict(
+        type='BYOL',
+        backbone=dict(type='ResNet', depth=18),
+        neck=dict(type='NonLinearNeck', in_channels=512, hid_channels=16, out_channels=8),
+        head=dict(
+            type='LatentPredictHead',
+            loss=dict(type='CosineSimilarityLoss'),
+            predictor=dict(type='NonLinearNeck', in_channels=8, hid_channels=16, out_channels=8, with_avg_pool=False)))
+    runner = Runner(model=byol, work_dir=str(tmp_path / 'r18'), default_scope='mmpretrain', log_level='WARNING')
     ckpt = tmp_path / 'byol_r18.pth'
     torch.save(dict(state_dict=runner.model.state_dict(), meta=dict()), ckpt)
     before = ckpt.read_bytes()
 
     r34 = dict(byol, backbone=dict(type='ResNet', depth=34))
-    runner = SpatialRunner(model=r34, work_dir=str(tmp_path / 'r34'), load_from=str(ckpt),
-                           default_scope='mmpretrain', log_level='WARNING')
+    runner = SpatialRunner(
+        model=r34, work_dir=str(tmp_path / 'r34'), load_from=str(ckpt), default_scope='mmpretrain', log_level='WARNING')
     with pytest.raises(CheckpointMismatchError, match='byol_r18.pth does not match the model BYOL') as err:
         runner.load_or_resume()
     msg = str(err.value)
@@ -179,21 +183,31 @@ def test_load_from_checkpoint_of_another_backbone_is_an_error(tmp_path):
     assert ckpt.read_bytes() == before  # the checkpoint is untouched
 
     # A checkpoint of the same model loads; the escape hatch restores mmengine's partial load.
-    SpatialRunner(model=byol, work_dir=str(tmp_path / 'ok'), load_from=str(ckpt), default_scope='mmpretrain',
-                  log_level='WARNING').load_or_resume()
-    runner = SpatialRunner(model=r34, work_dir=str(tmp_path / 'loose'), load_from=str(ckpt),
-                           default_scope='mmpretrain', log_level='WARNING', cfg=dict(load_from_strict=False))
+    SpatialRunner(
+        model=byol, work_dir=str(tmp_path / 'ok'), load_from=str(ckpt), default_scope='mmpretrain',
+        log_level='WARNING').load_or_resume()
+    runner = SpatialRunner(
+        model=r34,
+        work_dir=str(tmp_path / 'loose'),
+        load_from=str(ckpt),
+        default_scope='mmpretrain',
+        log_level='WARNING',
+        cfg=dict(load_from_strict=False))
     runner.load_or_resume()
     assert torch.equal(runner.model.backbone.conv1.weight,
                        torch.load(ckpt, weights_only=True)['state_dict']['backbone.conv1.weight'])
     # mmengine's own Runner is not modified: it still half-loads silently.
-    Runner(model=r34, work_dir=str(tmp_path / 'plain'), load_from=str(ckpt), default_scope='mmpretrain',
-           log_level='WARNING').load_or_resume()
+    Runner(
+        model=r34,
+        work_dir=str(tmp_path / 'plain'),
+        load_from=str(ckpt),
+        default_scope='mmpretrain',
+        log_level='WARNING').load_or_resume()
 
 
 def test_shape_mismatch_is_named(tmp_path):
-    runner = SpatialRunner(model=ToyModel(in_features=4), work_dir=str(tmp_path), default_scope='mmpretrain',
-                           log_level='WARNING')
+    runner = SpatialRunner(
+        model=ToyModel(in_features=4), work_dir=str(tmp_path), default_scope='mmpretrain', log_level='WARNING')
     ckpt = tmp_path / 'other.pth'
     torch.save(dict(state_dict=ToyModel(in_features=3).state_dict()), ckpt)
     with pytest.raises(CheckpointMismatchError, match=r'linear.weight \(1, 3\) vs \(1, 4\)'):

@@ -11,8 +11,8 @@ from mmengine.registry import MODELS, DefaultScope
 from torch import nn
 
 import mmspatial  # noqa: F401
-from mmspatial.engine.checkpoint_coverage import (coverage_report, find_pretrained_init,
-                                                  load_init_state_dict, report_for_init_cfg)
+from mmspatial.engine.checkpoint_coverage import (coverage_report, find_pretrained_init, load_init_state_dict,
+                                                  report_for_init_cfg)
 from mmspatial.models.utils.checkpoint_convert import extract_backbone_checkpoint
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -58,8 +58,9 @@ def test_report_categories():
 
 def test_load_init_state_dict_follows_pretrained_init(tmp_path):
     path = tmp_path / 'c.pth'
-    torch.save(dict(state_dict=OrderedDict([('module.backbone.a', torch.ones(1)),
-                                            ('module.neck.b', torch.ones(1))]), meta={}), path)
+    torch.save(
+        dict(state_dict=OrderedDict([('module.backbone.a', torch.ones(1)), ('module.neck.b', torch.ones(1))]), meta={}),
+        path)
     assert list(load_init_state_dict(str(path))) == ['backbone.a', 'neck.b']  # 'module.' stripped
     assert list(load_init_state_dict(str(path), 'module.backbone')) == ['a']  # '.' appended
     assert list(load_init_state_dict(str(path), 'backbone.')) == []  # not stripped with a prefix
@@ -82,8 +83,7 @@ def _selfpatch_teacher(tmp_path, layout='mmpretrain', model=selfpatch_model, **k
     cfg['backbone'] = dict(cfg['backbone'], arch=ARCH)
     with DefaultScope.overwrite_default_scope('mmpretrain'):  # other tests' Runners may leave mmseg
         algo = PRETRAIN_MODELS.build(cfg)
-    ckpt = extract_backbone_checkpoint(dict(state_dict=algo.state_dict()), branch='target',
-                                       vit_layout=layout, **kwargs)
+    ckpt = extract_backbone_checkpoint(dict(state_dict=algo.state_dict()), branch='target', vit_layout=layout, **kwargs)
     path = tmp_path / f'teacher_{layout}.pth'
     torch.save(ckpt, path)
     return path, ckpt['state_dict']
@@ -110,8 +110,7 @@ def test_vit_mask_rcnn_config_loads_a_selfpatch_teacher(tmp_path):
     neck = cfg.model.neck  # [ViTSimpleFPN, FPN] at the tiny width
     neck[0].update(in_channels=EMBED, norm_cfg=dict(type='BN'))
     neck[1].update(in_channels=[EMBED] * 4, out_channels=16)
-    model = _build('mmdet/mask-rcnn_vit-s16_simplefpn_8xb2-1x_coco.py', ckpt, neck=neck,
-                   out_indices=[0, 1, 2, 3])
+    model = _build('mmdet/mask-rcnn_vit-s16_simplefpn_8xb2-1x_coco.py', ckpt, neck=neck, out_indices=[0, 1, 2, 3])
     assert [type(m).__name__ for m in model.neck] == ['ViTSimpleFPN', 'FPN']
     report = report_for_init_cfg(model.backbone)
     assert report.complete and report.resized == [] and report.unused == []
@@ -152,8 +151,8 @@ def test_mmseg_layout_into_mmpretrain_vit_is_reported(tmp_path):
     assert any("mmseg's ViT layout" in h for h in report.hints())
 
 
-@pytest.mark.parametrize('config', ['mmdet/mask-rcnn_r50_fpn_syncbn-ms-1x_coco.py',
-                                    'mmseg/upernet_r50_syncbn_4xb4-160k_ade20k-512x512.py'])
+@pytest.mark.parametrize(
+    'config', ['mmdet/mask-rcnn_r50_fpn_syncbn-ms-1x_coco.py', 'mmseg/upernet_r50_syncbn_4xb4-160k_ade20k-512x512.py'])
 def test_r50_configs_are_covered_by_an_mmpretrain_resnet50(tmp_path, config):
     from mmpretrain.models.backbones import ResNet
     path = tmp_path / 'r50.pth'

@@ -18,9 +18,9 @@ CFG = ConfigDict(
 
 @pytest.mark.parametrize('key, expected', [
     ('train_dataloder.batch_size', "there is no key 'train_dataloder' at the top level.*"
-                                   "Did you mean 'train_dataloader'"),
+     "Did you mean 'train_dataloader'"),
     ('optim_wrapper.optimizer.lrr', "'optim_wrapper.optimizer.lrr' does not exist.*"
-                                    "Did you mean 'optim_wrapper.optimizer.lr'"),
+     "Did you mean 'optim_wrapper.optimizer.lr'"),
     ('model.backbone.dpeth', "Did you mean 'model.backbone.depth'"),
     ('model.bakcbone.depth', "no key 'bakcbone' under 'model'.*Did you mean 'model.backbone'"),
     ('model.backbone.depth.x', "'model.backbone.depth' is int \\(18\\), not a dict"),
@@ -34,13 +34,15 @@ def test_bad_keys_are_named(key, expected):
     assert f'--cfg-options {key}:' in str(err.value)
 
 
-@pytest.mark.parametrize('key', [
-    'optim_wrapper.optimizer.lr',            # existing leaf
-    'model.backbone.frozen_stages',          # new constructor argument, no close sibling
-    'train_dataloader.dataset.pipeline.1.type',  # list index
-    'model.neck',                             # replace None by a dict
-    'work_dir',                               # new top-level key
-])
+@pytest.mark.parametrize(
+    'key',
+    [
+        'optim_wrapper.optimizer.lr',  # existing leaf
+        'model.backbone.frozen_stages',  # new constructor argument, no close sibling
+        'train_dataloader.dataset.pipeline.1.type',  # list index
+        'model.neck',  # replace None by a dict
+        'work_dir',  # new top-level key
+    ])
 def test_good_keys_pass(key):
     check_cfg_options(CFG, {key: 1})
 
@@ -56,13 +58,23 @@ def test_all_bad_keys_reported_together():
 def test_merge_train_args_strict_by_default_with_escape_hatch(project_root):
     path = str(project_root / 'configs' / 'byol' / 'byol_resnet18_1xb32-coslr-8e_demo.py')
     with pytest.raises(UnknownConfigKeyError, match="Did you mean 'train_dataloader.batch_size'"):
-        merge_train_args(Config.fromfile(path), config_path=path,
-                         cfg_options={'train_dataloader.batch_sise': 4})
-    cfg = merge_train_args(Config.fromfile(path), config_path=path, strict_cfg_options=False,
-                           cfg_options={'train_dataloader.batch_sise': 4, 'my_section.x': 1})
+        merge_train_args(Config.fromfile(path), config_path=path, cfg_options={'train_dataloader.batch_sise': 4})
+    cfg = merge_train_args(
+        Config.fromfile(path),
+        config_path=path,
+        strict_cfg_options=False,
+        cfg_options={
+            'train_dataloader.batch_sise': 4,
+            'my_section.x': 1
+        })
     assert cfg.train_dataloader.batch_sise == 4 and cfg.my_section.x == 1
-    cfg = merge_train_args(Config.fromfile(path), config_path=path,
-                           cfg_options={'train_dataloader.batch_size': 4, 'visualizer.vis_backends.1.type': 'LocalVisBackend'})
+    cfg = merge_train_args(
+        Config.fromfile(path),
+        config_path=path,
+        cfg_options={
+            'train_dataloader.batch_size': 4,
+            'visualizer.vis_backends.1.type': 'LocalVisBackend'
+        })
     assert cfg.train_dataloader.batch_size == 4
 
 
@@ -82,11 +94,14 @@ def test_train_help_documents_escape_hatch(project_root, monkeypatch, capsys):
 
 def test_unknown_model_argument_error_names_the_key():
     """mmengine already raises TypeError for a constructor argument the class does not accept."""
-    cfg = dict(type='BYOL', backbone=dict(type='ResNet', depth=18, frozen_stage=1),
-               neck=dict(type='NonLinearNeck', in_channels=512, hid_channels=8, out_channels=8),
-               head=dict(type='LatentPredictHead', loss=dict(type='CosineSimilarityLoss'),
-                         predictor=dict(type='NonLinearNeck', in_channels=8, hid_channels=8,
-                                        out_channels=8, with_avg_pool=False)))
+    cfg = dict(
+        type='BYOL',
+        backbone=dict(type='ResNet', depth=18, frozen_stage=1),
+        neck=dict(type='NonLinearNeck', in_channels=512, hid_channels=8, out_channels=8),
+        head=dict(
+            type='LatentPredictHead',
+            loss=dict(type='CosineSimilarityLoss'),
+            predictor=dict(type='NonLinearNeck', in_channels=8, hid_channels=8, out_channels=8, with_avg_pool=False)))
     with pytest.raises(TypeError, match="ResNet.*unexpected keyword argument 'frozen_stage'"):
         MODELS.build(cfg)
     cfg['backbone'].pop('frozen_stage')

@@ -4,9 +4,9 @@ import math
 import pytest
 import torch
 from mmengine.runner import Runner
+from reliability_utils import toy_runner_cfg
 
 from mmspatial.engine.hooks.nan_guard_hook import NaNGuardHook, NonFiniteLossError, _non_finite
-from reliability_utils import toy_runner_cfg
 
 
 def test_non_finite_detects_nan_and_inf_in_loss_entries_only():
@@ -19,8 +19,8 @@ def test_non_finite_detects_nan_and_inf_in_loss_entries_only():
 
 @pytest.mark.slow
 def test_nan_stops_run_and_keeps_last_good_checkpoint(tmp_path):
-    runner = Runner(**toy_runner_cfg(tmp_path, max_iters=6, ckpt_interval=2, nan_at=5,
-                                     custom_hooks=[dict(type='NaNGuardHook')]))
+    runner = Runner(
+        **toy_runner_cfg(tmp_path, max_iters=6, ckpt_interval=2, nan_at=5, custom_hooks=[dict(type='NaNGuardHook')]))
     with pytest.raises(NonFiniteLossError, match=r'iteration 5\b') as err:
         runner.train()
     assert err.value.iteration == 5
@@ -36,8 +36,8 @@ def test_nan_stops_run_and_keeps_last_good_checkpoint(tmp_path):
 @pytest.mark.slow
 def test_nan_at_a_checkpoint_iteration_is_not_saved(tmp_path):
     """Without the guard the NaN parameters of iteration 4 would be written to iter_4.pth."""
-    runner = Runner(**toy_runner_cfg(tmp_path, max_iters=6, ckpt_interval=2, nan_at=4,
-                                     custom_hooks=[dict(type='NaNGuardHook')]))
+    runner = Runner(
+        **toy_runner_cfg(tmp_path, max_iters=6, ckpt_interval=2, nan_at=4, custom_hooks=[dict(type='NaNGuardHook')]))
     with pytest.raises(NonFiniteLossError, match='iteration 4'):
         runner.train()
     assert sorted(p.name for p in tmp_path.glob('*.pth')) == ['iter_2.pth']

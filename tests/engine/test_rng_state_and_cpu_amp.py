@@ -7,11 +7,11 @@ import torch
 from mmengine.optim import AmpOptimWrapper
 from mmengine.registry import OPTIM_WRAPPERS
 from mmengine.runner import Runner
+from reliability_utils import toy_runner_cfg
 
 from mmspatial.engine.cpu_amp import CPUAmpOptimWrapper, accelerator_available
-from mmspatial.engine.runner import SpatialRunner
 from mmspatial.engine.hooks.rng_state_hook import _RestoreAfterSkip, get_rng_state, set_rng_state
-from reliability_utils import toy_runner_cfg
+from mmspatial.engine.runner import SpatialRunner
 
 
 def _draw():
@@ -38,13 +38,12 @@ def test_restore_after_skip_restores_right_before_the_first_new_batch():
 
 @pytest.mark.slow
 def test_checkpoint_holds_rng_state_and_load_from_does_not_restore_it(tmp_path):
-    runner = Runner(**toy_runner_cfg(tmp_path, max_iters=2, ckpt_interval=2,
-                                     custom_hooks=[dict(type='RNGStateHook')]))
+    runner = Runner(**toy_runner_cfg(tmp_path, max_iters=2, ckpt_interval=2, custom_hooks=[dict(type='RNGStateHook')]))
     runner.train()
     ckpt = torch.load(tmp_path / 'iter_2.pth', weights_only=False)
     assert len(ckpt['rng_state']) == 1 and set(ckpt['rng_state'][0]) >= {'python', 'numpy', 'torch'}
-    runner = SpatialRunner(**toy_runner_cfg(tmp_path / 'ft', max_iters=2, load_from=str(tmp_path / 'iter_2.pth'),
-                                            custom_hooks=[dict(type='RNGStateHook')]))
+    runner = SpatialRunner(**toy_runner_cfg(
+        tmp_path / 'ft', max_iters=2, load_from=str(tmp_path / 'iter_2.pth'), custom_hooks=[dict(type='RNGStateHook')]))
     runner.load_or_resume()
     hook = next(h for h in runner.hooks if type(h).__name__ == 'RNGStateHook')
     assert hook._restore is None  # fine-tuning from a checkpoint keeps the fresh seed
@@ -53,8 +52,12 @@ def test_checkpoint_holds_rng_state_and_load_from_does_not_restore_it(tmp_path):
 @pytest.mark.skipif(accelerator_available(), reason='CPU-only behaviour')
 def test_cpu_amp_optim_wrapper_uses_bfloat16_and_leaves_mmengine_alone():
     model = torch.nn.Linear(4, 2)
-    wrapper = OPTIM_WRAPPERS.build(dict(type='CPUAmpOptimWrapper', loss_scale='dynamic', dtype='bfloat16',
-                                        optimizer=torch.optim.SGD(model.parameters(), lr=0.1)))
+    wrapper = OPTIM_WRAPPERS.build(
+        dict(
+            type='CPUAmpOptimWrapper',
+            loss_scale='dynamic',
+            dtype='bfloat16',
+            optimizer=torch.optim.SGD(model.parameters(), lr=0.1)))
     assert isinstance(wrapper, CPUAmpOptimWrapper) and isinstance(wrapper, AmpOptimWrapper)
     with wrapper.optim_context(model):
         out = model(torch.randn(3, 4))

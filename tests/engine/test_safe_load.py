@@ -9,12 +9,12 @@ from mmengine.logging import HistoryBuffer
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 from mmengine.runner.checkpoint import CheckpointLoader, _load_checkpoint, load_from_local
+from reliability_utils import ToyModel, toy_runner_cfg
 
 from mmspatial.engine.launch import merge_train_args
 from mmspatial.engine.runner import SpatialRunner
 from mmspatial.engine.safe_load import (CHECKPOINT_SAFE_GLOBALS, UntrustedCheckpointError, checkpoint_loading,
                                         load_local_checkpoint)
-from reliability_utils import ToyModel, toy_runner_cfg
 
 
 class _WritesMarker:
@@ -46,8 +46,11 @@ def test_mmengine_checkpoint_loads_inside_the_scope_only(tmp_path):
     hub = HistoryBuffer()
     hub.update(1.5)
     import numpy as np
-    torch.save(dict(state_dict=dict(w=torch.ones(2)), message_hub=dict(h=hub),
-                    meta=dict(arr=np.arange(3, dtype=np.uint32), f=np.float64(2.5))), path)
+    torch.save(
+        dict(
+            state_dict=dict(w=torch.ones(2)),
+            message_hub=dict(h=hub),
+            meta=dict(arr=np.arange(3, dtype=np.uint32), f=np.float64(2.5))), path)
     ckpt = load_local_checkpoint(str(path))
     assert isinstance(ckpt['message_hub']['h'], HistoryBuffer) and ckpt['message_hub']['h'].current() == 1.5
     assert ckpt['meta']['arr'].tolist() == [0, 1, 2] and ckpt['meta']['f'] == 2.5
@@ -86,8 +89,8 @@ def test_trusted_checkpoint_is_unpickled_in_full(tmp_path):
     """Control for the test above: trusting the file really unpickles it (so the refusal is not vacuous)."""
     marker = tmp_path / 'ran'
     path = _evil_checkpoint(tmp_path, _WritesMarker(marker))
-    runner = SpatialRunner(**toy_runner_cfg(tmp_path / 'w', load_from=str(path)),
-                           cfg=dict(trusted_checkpoints=[str(path)]))
+    runner = SpatialRunner(
+        **toy_runner_cfg(tmp_path / 'w', load_from=str(path)), cfg=dict(trusted_checkpoints=[str(path)]))
     runner.load_or_resume()
     assert marker.exists()
     with pytest.raises(TypeError, match='list of paths'):
@@ -101,8 +104,9 @@ def test_getattr_is_restricted_to_history_buffer_statistics(tmp_path):
 
 
 def test_allow_list_is_what_it_says():
-    names = sorted(n if isinstance(n, str) else f'{n.__module__}.{n.__qualname__}'
-                   for n in (e[1] if isinstance(e, tuple) else e for e in CHECKPOINT_SAFE_GLOBALS))
+    names = sorted(
+        n if isinstance(n, str) else f'{n.__module__}.{n.__qualname__}'
+        for n in (e[1] if isinstance(e, tuple) else e for e in CHECKPOINT_SAFE_GLOBALS))
     assert 'mmengine.logging.history_buffer.HistoryBuffer' in names and 'builtins.getattr' in names
     assert not [n for n in names if n.split('.')[0] in ('os', 'posix', 'subprocess', 'sys', 'importlib')]
     getattr_stand_in = next(e[0] for e in CHECKPOINT_SAFE_GLOBALS if isinstance(e, tuple))
@@ -116,13 +120,19 @@ def test_amp_and_knn_monitor_checkpoint_resumes_with_the_allow_list(tmp_path):
     import sys
     sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'distributed'))
     from resume_cases import resume_cfg
-    knn_data = dict(type='SyntheticScenes', img_size=(48, 64), pipeline=[
-        dict(type='ResizeWithBox', scale=32, backend='pillow'), dict(type='PackInputs')])
+    knn_data = dict(
+        type='SyntheticScenes',
+        img_size=(48, 64),
+        pipeline=[dict(type='ResizeWithBox', scale=32, backend='pillow'),
+                  dict(type='PackInputs')])
     cfg = resume_cfg('scrl', tmp_path, max_epochs=1, num_images=4)
-    cfg.custom_hooks.append(dict(
-        type='KNNMonitorHook', interval=1, k=2,
-        train_dataloader=dict(batch_size=4, num_workers=0, dataset=dict(knn_data, num_images=8, seed=1)),
-        val_dataloader=dict(batch_size=4, num_workers=0, dataset=dict(knn_data, num_images=4, seed=2))))
+    cfg.custom_hooks.append(
+        dict(
+            type='KNNMonitorHook',
+            interval=1,
+            k=2,
+            train_dataloader=dict(batch_size=4, num_workers=0, dataset=dict(knn_data, num_images=8, seed=1)),
+            val_dataloader=dict(batch_size=4, num_workers=0, dataset=dict(knn_data, num_images=4, seed=2))))
     cfg = merge_train_args(cfg, config_path='scrl.py', amp=True)
     assert cfg.optim_wrapper.type in ('CPUAmpOptimWrapper', 'AmpOptimWrapper')
     RUNNERS.build(cfg).train()

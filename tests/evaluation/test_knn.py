@@ -28,10 +28,8 @@ def test_scores_by_hand():
 def test_temperature_decides_the_vote():
     # T=1: class 1 wins by number (e^0 + e^0.707 = 3.03 > e = 2.72);
     # T=0.07: the closest neighbour dominates (e^14.3 > e^0 + e^10.1), class 0 wins
-    assert knn_accuracy(BANK, BANK_LABELS, QUERY, torch.tensor([1]), k=3, temperature=1.0,
-                        topk=(1, ))['top1'] == 100.0
-    assert knn_accuracy(BANK, BANK_LABELS, QUERY, torch.tensor([0]), k=3, temperature=0.07,
-                        topk=(1, ))['top1'] == 100.0
+    assert knn_accuracy(BANK, BANK_LABELS, QUERY, torch.tensor([1]), k=3, temperature=1.0, topk=(1, ))['top1'] == 100.0
+    assert knn_accuracy(BANK, BANK_LABELS, QUERY, torch.tensor([0]), k=3, temperature=0.07, topk=(1, ))['top1'] == 100.0
 
 
 def test_top1_top5_percentages_on_a_small_case():
@@ -76,8 +74,7 @@ class _Loader:
         self.batches = []
         for s in range(0, len(order), batch_size):
             idx = order[s:s + batch_size]
-            samples = [DataSample(metainfo=dict(sample_idx=i)).set_gt_label(int(labels[i]))
-                       for i in idx]
+            samples = [DataSample(metainfo=dict(sample_idx=i)).set_gt_label(int(labels[i])) for i in idx]
             self.batches.append(dict(inputs=images[idx], data_samples=samples))
 
     def __iter__(self):
@@ -107,17 +104,28 @@ def _ddp_worker(rank, world_size, port, out_dir):
 
     import torch.distributed as dist
     from mmengine.runner import Runner
-    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port), RANK=str(rank),
-                      WORLD_SIZE=str(world_size), LOCAL_RANK=str(rank))
+    os.environ.update(
+        MASTER_ADDR='127.0.0.1',
+        MASTER_PORT=str(port),
+        RANK=str(rank),
+        WORLD_SIZE=str(world_size),
+        LOCAL_RANK=str(rank))
     dist.init_process_group('gloo', rank=rank, world_size=world_size)
     import mmspatial  # noqa: F401
     torch.manual_seed(0)
     backbone = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU())
-    loader = Runner.build_dataloader(dict(
-        batch_size=2, num_workers=0, sampler=dict(type='DefaultSampler', shuffle=False),
-        collate_fn=dict(type='default_collate'),
-        dataset=dict(type='mmpretrain.SyntheticScenes', num_images=7, img_size=(16, 16), seed=3,
-                     pipeline=[dict(type='mmpretrain.PackInputs')])))
+    loader = Runner.build_dataloader(
+        dict(
+            batch_size=2,
+            num_workers=0,
+            sampler=dict(type='DefaultSampler', shuffle=False),
+            collate_fn=dict(type='default_collate'),
+            dataset=dict(
+                type='mmpretrain.SyntheticScenes',
+                num_images=7,
+                img_size=(16, 16),
+                seed=3,
+                pipeline=[dict(type='mmpretrain.PackInputs')])))
     assert len(list(iter(loader))) == 2  # 7 samples over 2 ranks: 4 each (one padded), batch 2
     feats, labels = extract_features(backbone, loader)
     torch.save(dict(feats=feats, labels=labels), f'{out_dir}/rank{rank}.pth')
@@ -135,11 +143,18 @@ def test_extract_features_ddp_gathers_all_shards_in_order(tmp_path):
     mp.spawn(_ddp_worker, args=(2, port, str(tmp_path)), nprocs=2, join=True)
     torch.manual_seed(0)
     backbone = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU())
-    loader = Runner.build_dataloader(dict(
-        batch_size=3, num_workers=0, sampler=dict(type='DefaultSampler', shuffle=False),
-        collate_fn=dict(type='default_collate'),
-        dataset=dict(type='mmpretrain.SyntheticScenes', num_images=7, img_size=(16, 16), seed=3,
-                     pipeline=[dict(type='mmpretrain.PackInputs')])))
+    loader = Runner.build_dataloader(
+        dict(
+            batch_size=3,
+            num_workers=0,
+            sampler=dict(type='DefaultSampler', shuffle=False),
+            collate_fn=dict(type='default_collate'),
+            dataset=dict(
+                type='mmpretrain.SyntheticScenes',
+                num_images=7,
+                img_size=(16, 16),
+                seed=3,
+                pipeline=[dict(type='mmpretrain.PackInputs')])))
     feats, labels = extract_features(backbone, loader)
     for rank in range(2):
         out = torch.load(tmp_path / f'rank{rank}.pth')

@@ -13,8 +13,18 @@ from run import RESULT_KEYS  # noqa: E402
 
 
 def _rec(method, arm, seed, knn, backbone='R', dataset='cifar10_subset'):
-    return dict(method=method, backbone=backbone, dataset=dataset, arm=arm, seed=seed, budget_cpu_s=10,
-                iterations=5, knn20=knn, linear=knn, knn200=knn, curve=[])
+    return dict(
+        method=method,
+        backbone=backbone,
+        dataset=dataset,
+        arm=arm,
+        seed=seed,
+        budget_cpu_s=10,
+        iterations=5,
+        knn20=knn,
+        linear=knn,
+        knn200=knn,
+        curve=[])
 
 
 def test_mean_std_over_seeds_and_gain_target():
@@ -34,9 +44,15 @@ def test_mean_std_over_seeds_and_gain_target():
 def test_quick_run_writes_the_issue_keys(tmp_path):
     if not (ROOT.parent / 'shared' / 'data' / 'cifar10_subset').is_dir():
         pytest.skip('../shared/data is absent')
-    subprocess.run([sys.executable, str(ROOT / 'benchmarks' / 'learning' / 'run.py'), '--quick', '--out-dir',
-                    str(tmp_path), '--doc', str(tmp_path / 'evidence.md'), '--image', str(tmp_path / 'c.png'),
-                    '--fail-fast'], check=True, cwd=ROOT)
+    subprocess.run([
+        sys.executable,
+        str(ROOT / 'benchmarks' / 'learning' / 'run.py'), '--quick', '--out-dir',
+        str(tmp_path), '--doc',
+        str(tmp_path / 'evidence.md'), '--image',
+        str(tmp_path / 'c.png'), '--fail-fast'
+    ],
+                   check=True,
+                   cwd=ROOT)
     path = next(p for p in tmp_path.glob('learning_*.json') if not p.name.endswith('_details.json'))
     rows = json.loads(path.read_text())
     assert {r['arm'] for r in rows} == {'trained', 'random_init', 'random_init_bn_recal'}

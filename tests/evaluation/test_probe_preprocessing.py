@@ -14,8 +14,8 @@ from mmengine.runner import Runner
 
 from mmspatial.evaluation.features import extract_features
 from mmspatial.evaluation.spatial_reasoning.common import (FrozenBackbone, backbone_channel_order,
-                                                          dataset_channel_order, load_frozen_backbone,
-                                                          preprocessor_norm)
+                                                           dataset_channel_order, load_frozen_backbone,
+                                                           preprocessor_norm)
 
 # A tiny SimCLR (mmpretrain's) whose first conv sees colour: the probe comparison is exact up to float error.
 CONFIG = """
@@ -88,10 +88,13 @@ def test_probe_and_training_preprocess_alike(trained):
     kind, cfg, runner, cfg_path, ckpt = trained
     model = runner.model
     # the monitor / protocol path: the dataset class and the model's data preprocessor, no augmentation
-    loader = runner.build_dataloader(dict(
-        batch_size=8, num_workers=0, sampler=dict(type='DefaultSampler', shuffle=False),
-        collate_fn=dict(type='default_collate'), dataset=dict(cfg.train_dataloader.dataset,
-                                                              pipeline=[dict(type='PackInputs')])))
+    loader = runner.build_dataloader(
+        dict(
+            batch_size=8,
+            num_workers=0,
+            sampler=dict(type='DefaultSampler', shuffle=False),
+            collate_fn=dict(type='default_collate'),
+            dataset=dict(cfg.train_dataloader.dataset, pipeline=[dict(type='PackInputs')])))
     feats, _ = extract_features(model.backbone, loader, model.data_preprocessor)
     # the offline-tool path: the checkpoint in a FrozenBackbone, arrays with their declared order
     frozen = load_frozen_backbone(cfg_path, ckpt)
@@ -104,8 +107,8 @@ def test_probe_and_training_preprocess_alike(trained):
     swapped = torch.from_numpy(frozen.embed(imgs, channel_order='bgr' if order == 'rgb' else 'rgb')).float()
     assert not torch.allclose(swapped, feats, atol=1e-2, rtol=1e-2)
     raw = FrozenBackbone('raw', frozen.backbone, mean=(0., 0., 0.), std=(1., 1., 1.), to_rgb=frozen.to_rgb)
-    assert not torch.allclose(torch.from_numpy(raw.embed(imgs, channel_order=order)).float(), feats,
-                              atol=1e-2, rtol=1e-2)
+    assert not torch.allclose(
+        torch.from_numpy(raw.embed(imgs, channel_order=order)).float(), feats, atol=1e-2, rtol=1e-2)
     # the preprocessor's own mean/std are what the offline probe uses
     mean, std, converts = preprocessor_norm(model.data_preprocessor)
     assert np.allclose(mean, frozen.mean) and np.allclose(std, frozen.std)
@@ -125,18 +128,26 @@ def test_linear_eval_tool_passes_the_data_order(trained, tmp_path):
     spec.loader.exec_module(tool)
     npz = cfg.train_dataloader.dataset.ann_file
     data = np.load(npz)
-    np.savez(tmp_path / 'split.npz', train_images=data['train_images'], train_labels=data['train_labels'],
-             val_images=data['train_images'], val_labels=data['train_labels'])
+    np.savez(
+        tmp_path / 'split.npz',
+        train_images=data['train_images'],
+        train_labels=data['train_labels'],
+        val_images=data['train_images'],
+        val_labels=data['train_labels'])
 
     class Args:
         data, train_split, test_split = str(tmp_path / 'split.npz'), None, None
+
     loaded = tool.load_data(Args)
     assert loaded['channel_order'] == 'rgb'
     frozen = load_frozen_backbone(cfg_path, ckpt)
-    loader = runner.build_dataloader(dict(
-        batch_size=8, num_workers=0, sampler=dict(type='DefaultSampler', shuffle=False),
-        collate_fn=dict(type='default_collate'), dataset=dict(cfg.train_dataloader.dataset,
-                                                              pipeline=[dict(type='PackInputs')])))
+    loader = runner.build_dataloader(
+        dict(
+            batch_size=8,
+            num_workers=0,
+            sampler=dict(type='DefaultSampler', shuffle=False),
+            collate_fn=dict(type='default_collate'),
+            dataset=dict(cfg.train_dataloader.dataset, pipeline=[dict(type='PackInputs')])))
     feats, _ = extract_features(runner.model.backbone, loader, runner.model.data_preprocessor)
     probe = frozen.embed(loaded['train_images'], channel_order=loaded['channel_order'])
     assert torch.allclose(torch.from_numpy(probe).float(), feats, atol=1e-4, rtol=1e-4)

@@ -34,12 +34,11 @@ def test_bad_names_and_severities():
 @pytest.mark.parametrize('severity', [1, 5])
 def test_ports_equal_the_package_with_old_names_restored(name, severity, monkeypatch):
     pytest.importorskip('imagecorruptions')
-    from PIL import Image
     from imagecorruptions import corruptions as C
+    from PIL import Image
     from skimage.filters import gaussian
     monkeypatch.setattr(np, 'float_', np.float64, raising=False)
-    monkeypatch.setattr(C, 'gaussian', lambda x, sigma, multichannel=True: gaussian(
-        x, sigma=sigma, channel_axis=-1))
+    monkeypatch.setattr(C, 'gaussian', lambda x, sigma, multichannel=True: gaussian(x, sigma=sigma, channel_axis=-1))
     img = (np.random.RandomState(0).rand(40, 48, 3) * 255).astype(np.uint8)
     np.random.seed(3)
     expected = np.uint8(getattr(C, name)(Image.fromarray(img), severity))

@@ -6,8 +6,8 @@ import torch
 from mmpretrain.registry import MODELS
 
 from mmspatial.datasets.synthetic_scenes import SyntheticScenes
-from mmspatial.evaluation.spatial_reasoning.common import (fit_ridge, load_frozen_backbone,
-                                                          predict_ridge, r2_score, select_alpha)
+from mmspatial.evaluation.spatial_reasoning.common import (fit_ridge, load_frozen_backbone, predict_ridge, r2_score,
+                                                           select_alpha)
 from mmspatial.evaluation.spatial_reasoning.jigsaw import assemble, cut_tiles, hungarian_positions
 from mmspatial.evaluation.spatial_reasoning.runners import jigsaw_main, position_scale_main
 
@@ -38,7 +38,7 @@ def test_ridge_and_r2():
     wide = rng.normal(size=(5, 20))  # dual form (D > N) fits the training set too
     assert np.allclose(predict_ridge(wide, fit_ridge(wide, y[:5], 1e-8)), y[:5], atol=1e-4)
     assert np.allclose(r2_score(y, np.full_like(y, y.mean())), 0)
-    alpha = select_alpha(x, y, np.arange(50) % 10, lambda a, b: -((a - b) ** 2).mean(), 0)
+    alpha = select_alpha(x, y, np.arange(50) % 10, lambda a, b: -((a - b)**2).mean(), 0)
     assert alpha == 1e-2  # noiseless data: the weakest regularisation wins
 
 
@@ -55,11 +55,9 @@ def test_tiles_and_hungarian():
 
 
 def test_load_backbone_prefixes(folder):
-    model = MODELS.build(dict(type='SpatialPrediction', **{k: v for k, v in _cfg(folder).items()
-                                                            if k != 'type'}))
+    model = MODELS.build(dict(type='SpatialPrediction', **{k: v for k, v in _cfg(folder).items() if k != 'type'}))
     torch.save(dict(state_dict=model.state_dict()), folder / 'sp.pth')
-    torch.save(dict(state_dict={f'host.{k}': v for k, v in model.state_dict().items()}),
-               folder / 'wrapped.pth')
+    torch.save(dict(state_dict={f'host.{k}': v for k, v in model.state_dict().items()}), folder / 'wrapped.pth')
     for ckpt in ('sp.pth', 'wrapped.pth'):
         fb = load_frozen_backbone(str(folder / 'cfg.py'), str(folder / ckpt))
         assert torch.equal(fb.backbone.conv1.weight, model.backbone.conv1.weight)
@@ -69,24 +67,25 @@ def test_load_backbone_prefixes(folder):
 
 
 def test_partial_checkpoint_is_refused(folder):
-    model = MODELS.build(dict(type='SpatialPrediction', **{k: v for k, v in _cfg(folder).items()
-                                                            if k != 'type'}))
+    model = MODELS.build(dict(type='SpatialPrediction', **{k: v for k, v in _cfg(folder).items() if k != 'type'}))
     state = {k: v for k, v in model.state_dict().items() if not k.startswith('backbone.layer4.')}
     torch.save(dict(state_dict=state), folder / 'partial.pth')
     with pytest.raises(KeyError, match=r'does not match the backbone.*layer4'):
         load_frozen_backbone(str(folder / 'cfg.py'), str(folder / 'partial.pth'))
 
 
-@pytest.mark.parametrize('extra, expected', [
-    ('', True),  # no preprocessor: mmpretrain's BGR files + to_rgb
-    ("data_preprocessor = dict(to_rgb=True)", True),
-    ("data_preprocessor = dict(to_rgb=False)", False),  # a model trained on BGR files
-    # RGB arrays (mmpretrain CIFAR, our ScatSimCLR datasets): to_rgb=False, yet the model saw RGB
-    ("data_preprocessor = dict(to_rgb=False)\n"
-     "train_dataloader = dict(dataset=dict(type='RepeatDataset', dataset=dict(type='CIFAR10')))", True),
-    ("data_preprocessor = dict(to_rgb=False)\n"
-     "train_dataloader = dict(dataset=dict(type='mmpretrain.NpzImageDataset'))", True),
-])
+@pytest.mark.parametrize(
+    'extra, expected',
+    [
+        ('', True),  # no preprocessor: mmpretrain's BGR files + to_rgb
+        ("data_preprocessor = dict(to_rgb=True)", True),
+        ("data_preprocessor = dict(to_rgb=False)", False),  # a model trained on BGR files
+        # RGB arrays (mmpretrain CIFAR, our ScatSimCLR datasets): to_rgb=False, yet the model saw RGB
+        ("data_preprocessor = dict(to_rgb=False)\n"
+         "train_dataloader = dict(dataset=dict(type='RepeatDataset', dataset=dict(type='CIFAR10')))", True),
+        ("data_preprocessor = dict(to_rgb=False)\n"
+         "train_dataloader = dict(dataset=dict(type='mmpretrain.NpzImageDataset'))", True),
+    ])
 def test_channel_order_follows_what_training_saw(folder, extra, expected):
     (folder / 'rgb.py').write_text(CONFIG + extra + '\n')
     fb = load_frozen_backbone(str(folder / 'rgb.py'), 'random')
@@ -104,10 +103,12 @@ def _cfg(folder):
 
 
 def test_position_scale_tool(folder):
-    args = [str(folder / 'imgs'), '--checkpoints', 'random', 'random',
-            '--config', str(folder / 'cfg.py'),
-            '--names', 'a', 'b', '--pairs-per-image', '4', '--patch-size', '24', '--image-size', '64',
-            '--test-fraction', '0.4', '--seed', '3', '--out-dir', str(folder / 'out')]
+    args = [
+        str(folder / 'imgs'), '--checkpoints', 'random', 'random', '--config',
+        str(folder / 'cfg.py'), '--names', 'a', 'b', '--pairs-per-image', '4', '--patch-size', '24', '--image-size',
+        '64', '--test-fraction', '0.4', '--seed', '3', '--out-dir',
+        str(folder / 'out')
+    ]
     res = position_scale_main(args)
     saved = json.loads((folder / 'out' / 'position_scale.json').read_text())
     assert [r['name'] for r in saved['runs']] == ['a', 'b']
@@ -120,9 +121,12 @@ def test_position_scale_tool(folder):
 
 
 def test_jigsaw_tool(folder):
-    args = [str(folder / 'imgs'), '--checkpoints', 'random', '--config', str(folder / 'cfg.py'),
-            '--grid', '2', '--tile-size', '16', '--test-fraction', '0.4', '--seed', '1',
-            '--out-dir', str(folder / 'out')]
+    args = [
+        str(folder / 'imgs'), '--checkpoints', 'random', '--config',
+        str(folder / 'cfg.py'), '--grid', '2', '--tile-size', '16', '--test-fraction', '0.4', '--seed', '1',
+        '--out-dir',
+        str(folder / 'out')
+    ]
     res = jigsaw_main(args)
     run = res['runs'][0]
     for key in ('patch_accuracy', 'patch_accuracy_argmax', 'permutation_accuracy'):

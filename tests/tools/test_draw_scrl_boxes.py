@@ -4,9 +4,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
+from tool_loading import load_tool
 
 from mmspatial.geometry import ViewGeometry
-from tool_loading import load_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 GRAY = (90, 90, 90)  # a colour none of the drawing uses
@@ -50,8 +50,10 @@ def test_drawn_boxes_are_the_generators_pairs(tmp_path, capsys):
     assert valid.sum() >= 5
     b1, b2 = boxes.boxes1[0][valid].numpy(), boxes.boxes2[0][valid].numpy()
     # the pairs cover the same region of the image (through each view's crop and flip)
-    geo = [ViewGeometry(*(torch.as_tensor(result[k][v]) for k in ('view_bboxes', 'view_flips', 'view_shapes')),
-                        torch.as_tensor(result['ori_img_shape'])) for v in range(2)]
+    geo = [
+        ViewGeometry(*(torch.as_tensor(result[k][v]) for k in ('view_bboxes', 'view_flips', 'view_shapes')),
+                     torch.as_tensor(result['ori_img_shape'])) for v in range(2)
+    ]
     in_image = [g.view_to_image(torch.as_tensor(b)).numpy() for g, b in zip(geo, (b1, b2))]
     assert np.allclose(in_image[0], in_image[1], atol=0.5)
 
@@ -74,9 +76,12 @@ def test_draw_scrl_boxes_with_a_config(tmp_path):
     out = tmp_path / 'boxes.png'
     # the demo config's photometric transforms (mmpretrain ColorJitter, hue 0.1; seed 0 draws a negative
     # hue shift, which mmcv 2.1 cannot do under numpy 2 without the tool's scoped fix)
-    tool.main([str(image), '--config', str(ROOT / 'configs' / 'scrl' / 'scrl_r18_demo.py'),
-               '--seed', '0', '--out', str(out)])
+    tool.main(
+        [str(image), '--config',
+         str(ROOT / 'configs' / 'scrl' / 'scrl_r18_demo.py'), '--seed', '0', '--out',
+         str(out)])
     assert cv2.imread(str(out)).shape[0] == 2 * 96
     import mmcv
+
     from mmspatial import compat
     assert mmcv.adjust_hue is not compat.adjust_hue  # the fix does not outlive the call

@@ -5,10 +5,9 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from tool_loading import load_tool
 
 from mmspatial.models.losses.sp_loss import spatial_prediction_targets
-
-from tool_loading import load_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / 'configs' / 'sp' / 'byol_sp_resnet18_1xb32-coslr-8e_demo.py'
@@ -18,10 +17,9 @@ def test_draw_pairs_marks_the_three_boxes():
     tool = load_tool('tools/visualization/draw_sp_boxes.py')
     img = np.full((100, 200, 3), 128, np.uint8)
     views = [np.zeros((32, 32, 3), np.uint8)] * 2
-    b1, b2, bp = (torch.tensor([[10., 10., 60., 60.]]), torch.tensor([[120., 30., 180., 90.]]),
-                  torch.tensor([[70., 40., 110., 80.]]))
-    result = dict(boxes1=b1, boxes2=b2, pred_boxes2=bp, target=torch.zeros(1, 4),
-                  pred=torch.ones(1, 4))
+    b1, b2, bp = (torch.tensor([[10., 10., 60., 60.]]), torch.tensor([[120., 30., 180.,
+                                                                       90.]]), torch.tensor([[70., 40., 110., 80.]]))
+    result = dict(boxes1=b1, boxes2=b2, pred_boxes2=bp, target=torch.zeros(1, 4), pred=torch.ones(1, 4))
     canvas = tool.draw_pairs(img, views, result, height=100)
     # row: 40 px title + 100 px image; image 200 px wide, gap, views (100 - 8) // 2 = 46 px
     assert canvas.shape == (tool.HEADER + 100, 200 + tool.GAP + 46, 3)
@@ -44,8 +42,9 @@ def test_predict_pairs_uses_the_head(monkeypatch):
     views = [np.random.RandomState(i).randint(0, 255, (64, 64, 3), dtype=np.uint8) for i in range(4)]
     boxes = np.array([[0, 0, 40, 40], [30, 10, 90, 50], [5, 5, 25, 45], [50, 50, 100, 90]], np.float32)
     size = np.array([100., 120.], np.float32)
-    target = spatial_prediction_targets(torch.from_numpy(boxes[0::2]), torch.from_numpy(boxes[1::2]),
-                                        torch.from_numpy(size).expand(2, 2))
+    target = spatial_prediction_targets(
+        torch.from_numpy(boxes[0::2]), torch.from_numpy(boxes[1::2]),
+        torch.from_numpy(size).expand(2, 2))
     monkeypatch.setattr(model.sp_head, 'forward', lambda e1, e2: target.clone())
     out = tool.predict_pairs(model, views, boxes, size)
     torch.testing.assert_close(out['pred_boxes2'], torch.from_numpy(boxes[1::2]))
@@ -71,16 +70,17 @@ def test_command_line_random_and_checkpoint(tmp_path, capsys):
         model.sp_head.mlp[-1].bias.add_(torch.tensor([0.5, -0.5, 0.3, 0.3]))
     ckpt = tmp_path / 'sp.pth'
     torch.save(dict(state_dict=model.state_dict()), ckpt)
-    tool.main([str(CONFIG), '--synthetic', '0', '--pairs', '2', '--checkpoint', str(ckpt),
-               '--out', str(tmp_path / 'sp2.png')])
+    tool.main([
+        str(CONFIG), '--synthetic', '0', '--pairs', '2', '--checkpoint',
+        str(ckpt), '--out',
+        str(tmp_path / 'sp2.png')
+    ])
     lines = capsys.readouterr().out.splitlines()
     preds = [line.split('pred')[1] for line in printed.splitlines() + lines if line.startswith('pair 1')]
     assert len(preds) == 2 and preds[0] != preds[1]
 
     # a plain host checkpoint (no sp_head.*) is refused rather than drawn with a random head
     host = tmp_path / 'host.pth'
-    torch.save(dict(state_dict={k: v for k, v in model.state_dict().items()
-                                if not k.startswith('sp_head.')}), host)
+    torch.save(dict(state_dict={k: v for k, v in model.state_dict().items() if not k.startswith('sp_head.')}), host)
     with pytest.raises(KeyError, match='sp_head'):
-        tool.main([str(CONFIG), '--synthetic', '0', '--checkpoint', str(host),
-                   '--out', str(tmp_path / 'x.png')])
+        tool.main([str(CONFIG), '--synthetic', '0', '--checkpoint', str(host), '--out', str(tmp_path / 'x.png')])

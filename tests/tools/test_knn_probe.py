@@ -11,9 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
-
 from tool_loading import load_tool
+from torch import nn
 
 SIZE = 32
 #: RGB colours of the square, one per class
@@ -68,8 +67,13 @@ def test_trained_checkpoint_ranks_above_random(tmp_path, capsys):
     train_x, train_y = make_split(256, 0)
     test_x, test_y = make_split(128, 1)
     data = tmp_path / 'squares.npz'
-    np.savez(data, train_images=train_x, train_labels=train_y, val_images=test_x, val_labels=test_y,
-             classes=np.array(['red', 'green', 'blue', 'yellow']))
+    np.savez(
+        data,
+        train_images=train_x,
+        train_labels=train_y,
+        val_images=test_x,
+        val_labels=test_y,
+        classes=np.array(['red', 'green', 'blue', 'yellow']))
     config = tmp_path / 'tiny_r18.py'
     config.write_text(CONFIG)
     ckpt = tmp_path / 'trained.pth'
@@ -78,9 +82,13 @@ def test_trained_checkpoint_ranks_above_random(tmp_path, capsys):
 
     tool = load_tool('tools/analysis/knn_probe.py')
     out = tmp_path / 'probe.json'
-    results = tool.main(['--data', str(data), '--config', str(config), '--checkpoints', 'random',
-                         str(ckpt), '--names', 'random', 'trained', '--linear-steps', '100',
-                         '--device', 'cpu', '--out', str(out)])
+    results = tool.main([
+        '--data',
+        str(data), '--config',
+        str(config), '--checkpoints', 'random',
+        str(ckpt), '--names', 'random', 'trained', '--linear-steps', '100', '--device', 'cpu', '--out',
+        str(out)
+    ])
     by_name = {r['name']: r for r in results}
     random_knn, trained_knn = by_name['random']['knn_top1'], by_name['trained']['knn_top1']
     # measured: random 30.5 (chance 25), trained 97.7

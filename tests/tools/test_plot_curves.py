@@ -4,9 +4,7 @@ from pathlib import Path
 
 import cv2
 import pytest
-
 from tool_loading import load_tool
-
 
 
 def write_run(work_dir: Path, stamp: str, records) -> None:
@@ -18,15 +16,52 @@ def write_run(work_dir: Path, stamp: str, records) -> None:
 def make_work_dir(tmp_path: Path) -> Path:
     """Two runs (the second resumed at step 20) as LocalVisBackend + KNNMonitorHook write them."""
     work_dir = tmp_path / 'demo'
-    write_run(work_dir, '20260101_000000', [
-        {'knn/top1': 25.0, 'knn/top5': 100.0, 'step': 0},
-        {'loss': 4.0, 'loss_sp': 0.5, 'lr': 0.1, 'epoch': 1, 'iter': 10, 'step': 10},
-        {'loss': 3.0, 'loss_sp': 0.4, 'lr': 0.09, 'epoch': 1, 'iter': 20, 'step': 20},
-        {'knn/top1': 40.0, 'knn/top5': 100.0, 'step': 20}])
-    write_run(work_dir, '20260101_010000', [
-        {'knn/top1': 45.0, 'knn/top5': 100.0, 'step': 20},  # the resumed run's value wins
-        {'loss': 2.0, 'loss_sp': 0.3, 'lr': 0.05, 'epoch': 2, 'iter': 30, 'step': 30},
-        {'knn/top1': 60.0, 'knn/top5': 100.0, 'step': 40}])
+    write_run(work_dir, '20260101_000000', [{
+        'knn/top1': 25.0,
+        'knn/top5': 100.0,
+        'step': 0
+    }, {
+        'loss': 4.0,
+        'loss_sp': 0.5,
+        'lr': 0.1,
+        'epoch': 1,
+        'iter': 10,
+        'step': 10
+    }, {
+        'loss': 3.0,
+        'loss_sp': 0.4,
+        'lr': 0.09,
+        'epoch': 1,
+        'iter': 20,
+        'step': 20
+    }, {
+        'knn/top1': 40.0,
+        'knn/top5': 100.0,
+        'step': 20
+    }])
+    write_run(
+        work_dir,
+        '20260101_010000',
+        [
+            {
+                'knn/top1': 45.0,
+                'knn/top5': 100.0,
+                'step': 20
+            },  # the resumed run's value wins
+            {
+                'loss': 2.0,
+                'loss_sp': 0.3,
+                'lr': 0.05,
+                'epoch': 2,
+                'iter': 30,
+                'step': 30
+            },
+            {
+                'knn/top1': 60.0,
+                'knn/top5': 100.0,
+                'step': 40
+            }
+        ])
     return work_dir
 
 
@@ -52,8 +87,7 @@ def test_plot_writes_a_png_with_one_panel_per_kind(tmp_path, capsys):
     # without kNN scalars: two panels
     only_loss = tmp_path / 'scalars.json'
     only_loss.write_text(json.dumps({'loss': 1.0, 'lr': 0.1, 'step': 1}) + '\n')
-    assert cv2.imread(tool.main([str(only_loss), '--out', str(tmp_path / 'c.png')])).shape == (
-        380, 1000, 3)
+    assert cv2.imread(tool.main([str(only_loss), '--out', str(tmp_path / 'c.png')])).shape == (380, 1000, 3)
 
 
 def test_errors_are_explicit(tmp_path):

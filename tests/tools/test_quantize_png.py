@@ -2,9 +2,7 @@
 import cv2
 import numpy as np
 import pytest
-
 from tool_loading import load_tool
-
 
 
 def test_quantize_keeps_size_and_boxes_and_shrinks(tmp_path):

@@ -1,7 +1,6 @@
 """tools/analysis/scatsimclr_linear_eval.py: the scaler, the classifier, and a run on a tiny npz."""
 import numpy as np
 import pytest
-
 from tool_loading import ROOT, load_tool
 
 tool = load_tool('tools/analysis/scatsimclr_linear_eval.py')
@@ -29,11 +28,12 @@ def test_runs_on_a_tiny_npz(tmp_path):
     rng = np.random.default_rng(0)
     npz = tmp_path / 'tiny.npz'
     imgs = rng.integers(0, 256, (12, 32, 32, 3), dtype=np.uint8)
-    np.savez(npz, train_images=imgs, train_labels=np.arange(12) % 2, val_images=imgs[:6],
-             val_labels=np.arange(6) % 2)
-    out = tool.main([str(ROOT / 'configs' / 'scatsimclr' / 'scatsimclr8_1xb64-cpu_cifar10-subset.py'),
-                     'random', '--data', str(npz), '--epochs', '2', '--runs', '2',
-                     '--out', str(tmp_path / 'r.json')])
+    np.savez(npz, train_images=imgs, train_labels=np.arange(12) % 2, val_images=imgs[:6], val_labels=np.arange(6) % 2)
+    out = tool.main([
+        str(ROOT / 'configs' / 'scatsimclr' / 'scatsimclr8_1xb64-cpu_cifar10-subset.py'), 'random', '--data',
+        str(npz), '--epochs', '2', '--runs', '2', '--out',
+        str(tmp_path / 'r.json')
+    ])
     assert out['feature_dim'] == 2048 and out['num_train'] == 12 and out['num_test'] == 6
     assert out['knn_top1'] == 100.0  # each test image is its own nearest neighbour in the bank
     assert len(out['linear_top1']) == 2

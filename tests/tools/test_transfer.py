@@ -51,8 +51,12 @@ def _fast_config_dump(monkeypatch):
 
 def run(cmd, env=None, timeout=600):
     full_env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS='1', **(env or {}))
-    proc = subprocess.run([str(c) for c in cmd], cwd=ROOT, env=full_env, capture_output=True,
-                          text=True, timeout=timeout)
+    proc = subprocess.run([str(c) for c in cmd],
+                          cwd=ROOT,
+                          env=full_env,
+                          capture_output=True,
+                          text=True,
+                          timeout=timeout)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, f'{cmd} failed:\n{out[-6000:]}'
     return out
@@ -91,8 +95,7 @@ def pretrained(tmp_path_factory):
     out = {'full': full}
     for branch in ('online', 'target'):
         out[branch] = tmp / f'scrl_r18_{branch}.pth'
-        assert run_tool(ROOT / 'tools/model_converters/extract_backbone.py', full, out[branch],
-                        '--branch', branch) == 0
+        assert run_tool(ROOT / 'tools/model_converters/extract_backbone.py', full, out[branch], '--branch', branch) == 0
     return out
 
 
@@ -128,8 +131,7 @@ def coco_data(tmp: Path):
         src = json.loads((COCO128 / 'annotations' / 'instances_train2017.json').read_text())
         images = sorted(src['images'], key=lambda i: i['file_name'])[:4]
         ids = {i['id'] for i in images}
-        sub = dict(src, images=images, annotations=[a for a in src['annotations']
-                                                     if a['image_id'] in ids])
+        sub = dict(src, images=images, annotations=[a for a in src['annotations'] if a['image_id'] in ids])
         ann = out / 'instances_4.json'
         ann.write_text(json.dumps(sub))
         return str(COCO128) + '/', str(ann), 'train2017/', None
@@ -142,7 +144,8 @@ def mmdet_child(tmp: Path, ckpt: Path) -> Path:
     data_root, ann, img_dir, classes = coco_data(tmp)
     num_classes = len(classes) if classes else 80
     metainfo = f'dict(classes={classes!r})' if classes else 'None'
-    return _write(tmp / 'mask_rcnn_r18_tiny.py', f"""
+    return _write(
+        tmp / 'mask_rcnn_r18_tiny.py', f"""
 _base_ = '{BENCH}/mmdet/mask-rcnn_r50_fpn_syncbn-ms-1x_coco.py'
 model = dict(
     backbone=dict(depth=18, init_cfg=dict(checkpoint='{ckpt}')),
@@ -207,7 +210,8 @@ def mmseg_child(tmp: Path, ckpt: Path, layout: str) -> Path:
         prefixes = [dict(img_path=f'leftImg8bit/{s}', seg_map_path=f'gtFine/{s}') for s in splits]
     for split in splits:
         scenes.export_semantic(str(root), layout=layout, split=split)
-    return _write(tmp / f'seg_{layout}_tiny.py', f"""
+    return _write(
+        tmp / f'seg_{layout}_tiny.py', f"""
 _base_ = '{BENCH}/mmseg/{base}'
 model = dict(
     data_preprocessor=dict(size=(96, 128)),
@@ -282,7 +286,7 @@ def test_mmseg_from_scrl_backbone(pretrained, tmp_path, layout, branch):
 @pytest.mark.slow
 def test_full_checkpoint_without_prefix_stops_with_the_report(pretrained, tmp_path):
     """The classic mistake: a pretraining checkpoint given as if it were a backbone."""
-    from mmengine.runner import Runner
+
     from mmspatial.engine.runner import SpatialRunner
     cfg = Config.fromfile(mmseg_child(tmp_path, pretrained['full'], 'ade20k'))
     cfg.work_dir = str(tmp_path / 'work_bad')
@@ -356,8 +360,9 @@ def test_mmdet_own_train_tool_with_benchmark_config(pretrained, tmp_path):
     import mmdet
     train_py = Path(mmdet.__file__).parent / '.mim' / 'tools' / 'train.py'
     child = mmdet_child(tmp_path, pretrained['online'])
-    out = run([sys.executable, train_py, child, '--work-dir', tmp_path / 'work_mmdet_tool',
-               '--cfg-options', 'log_level=INFO'])
+    out = run([
+        sys.executable, train_py, child, '--work-dir', tmp_path / 'work_mmdet_tool', '--cfg-options', 'log_level=INFO'
+    ])
     assert "checkpoint coverage of `backbone`" in out and ': COMPLETE' in out
     assert 'Iter(train) [2/2]' in out
 
@@ -367,10 +372,11 @@ def test_mmseg_launcher_two_cpu_processes(pretrained, tmp_path):
     """tools/benchmarks/mmseg_train.sh CFG PRETRAIN 2 on a machine without CUDA (gloo, our train.py)."""
     child = mmseg_child(tmp_path, Path('/nonexistent/overridden-by-the-launcher.pth'), 'ade20k')
     work = tmp_path / 'work_launcher'
-    out = run(['bash', ROOT / 'tools/benchmarks/mmseg_train.sh', child, pretrained['target'], '2',
-               '--cfg-options', 'log_level=INFO'],
-              env=dict(PYTHON=sys.executable, WORK_DIR=str(work),
-                       PORT=str(29600 + os.getpid() % 1000)))
+    out = run([
+        'bash', ROOT / 'tools/benchmarks/mmseg_train.sh', child, pretrained['target'], '2', '--cfg-options',
+        'log_level=INFO'
+    ],
+              env=dict(PYTHON=sys.executable, WORK_DIR=str(work), PORT=str(29600 + os.getpid() % 1000)))
     assert 'distributed training on the CPU with gloo' in out
     assert str(pretrained['target']) in out and ': COMPLETE' in out
     assert 'Iter(train) [2/2]' in out
@@ -380,14 +386,23 @@ def test_slurm_launcher_builds_the_srun_line(tmp_path):
     fake = tmp_path / 'bin'
     fake.mkdir()
     record = tmp_path / 'srun.json'
-    (fake / 'srun').write_text(
-        '#!/usr/bin/env python3\nimport json, sys\n'
-        f'json.dump(sys.argv[1:], open({str(record)!r}, "w"))\n')
+    (fake / 'srun').write_text('#!/usr/bin/env python3\nimport json, sys\n'
+                               f'json.dump(sys.argv[1:], open({str(record)!r}, "w"))\n')
     (fake / 'srun').chmod(0o755)
-    env = dict(os.environ, PATH=f'{fake}:{os.environ["PATH"]}', GPUS='16', GPUS_PER_NODE='8',
-               PREFIX='backbone.', SRUN_ARGS='--time=10')
-    subprocess.run(['bash', str(ROOT / 'tools/benchmarks/mmseg_slurm_train.sh'), 'part', 'job',
-                    'cfg.py', '/ckpt/full.pth', '--amp'], cwd=tmp_path, env=env, check=True,
+    env = dict(
+        os.environ,
+        PATH=f'{fake}:{os.environ["PATH"]}',
+        GPUS='16',
+        GPUS_PER_NODE='8',
+        PREFIX='backbone.',
+        SRUN_ARGS='--time=10')
+    subprocess.run([
+        'bash',
+        str(ROOT / 'tools/benchmarks/mmseg_slurm_train.sh'), 'part', 'job', 'cfg.py', '/ckpt/full.pth', '--amp'
+    ],
+                   cwd=tmp_path,
+                   env=env,
+                   check=True,
                    capture_output=True)
     argv = json.loads(record.read_text())
     assert argv[:2] == ['-p', 'part'] and '--ntasks=16' in argv and '--time=10' in argv
@@ -395,5 +410,7 @@ def test_slurm_launcher_builds_the_srun_line(tmp_path):
     assert argv[entry + 1:entry + 3] == ['mmseg', 'cfg.py']
     assert '--launcher=slurm' in argv and '--work-dir=work_dirs/benchmarks/cfg/full' in argv
     opts = argv[argv.index('--cfg-options') + 1:]
-    assert opts == ['model.backbone.init_cfg.checkpoint=/ckpt/full.pth',
-                    'model.backbone.init_cfg.prefix=backbone.', 'model.pretrained=None', '--amp']
+    assert opts == [
+        'model.backbone.init_cfg.checkpoint=/ckpt/full.pth', 'model.backbone.init_cfg.prefix=backbone.',
+        'model.pretrained=None', '--amp'
+    ]

@@ -4,7 +4,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-
 from tool_loading import load_tool
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -21,9 +20,12 @@ def test_views_layout_keeps_relative_sizes():
 def test_views_of_the_byol_demo_on_a_synthetic_scene(tmp_path, capsys):
     tool = load_tool('tools/visualize.py')
     out = tmp_path / 'views.png'
-    tool.main(['views', '--synthetic', '0', '--config',
-               str(ROOT / 'configs' / 'byol' / 'byol_resnet18_1xb32-coslr-8e_demo.py'), '--height', '128', '--seed',
-               '1', '--out', str(out)])
+    tool.main([
+        'views', '--synthetic', '0', '--config',
+        str(ROOT / 'configs' / 'byol' / 'byol_resnet18_1xb32-coslr-8e_demo.py'), '--height', '128', '--seed', '1',
+        '--out',
+        str(out)
+    ])
     img = cv2.imread(str(out))
     # title strip + 128 px; the 128 x 160 scene at scale 1, then two 64-px views shown 128 px wide
     assert img is not None and img.shape == (tool.HEADER + 128, 160 + 2 * (tool.GAP + 128), 3)
@@ -51,8 +53,12 @@ def test_dispatch_to_the_visualisation_scripts(tmp_path):
     for script in tool.DELEGATES.values():
         assert (ROOT / 'tools' / 'visualization' / script).is_file(), script
     out = tmp_path / 'sp.png'
-    assert tool.main(['sp-boxes', str(ROOT / 'configs' / 'sp' / 'byol_sp_resnet18_1xb32-coslr-8e_demo.py'),
-                      '--synthetic', '1', '--pairs', '1', '--out', str(out)]) == str(out)
+    assert tool.main([
+        'sp-boxes',
+        str(ROOT / 'configs' / 'sp' / 'byol_sp_resnet18_1xb32-coslr-8e_demo.py'), '--synthetic', '1', '--pairs', '1',
+        '--out',
+        str(out)
+    ]) == str(out)
     assert cv2.imread(str(out)).shape[0] == 40 + 256  # one row: title strip + 256 px image
     with pytest.raises(SystemExit, match='unknown sub-command'):
         tool.main(['no-such-thing'])

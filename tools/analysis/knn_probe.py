@@ -38,9 +38,8 @@ import torch
 
 from mmspatial.evaluation.knn import knn_accuracy
 from mmspatial.evaluation.linear_probe import linear_probe_accuracy
-from mmspatial.evaluation.spatial_reasoning.common import (dataset_channel_order, load_frozen_backbone, load_images,
-                                                          markdown_table, prepare_split,
-                                                          resolve_specs, split_train_test)
+from mmspatial.evaluation.spatial_reasoning.common import (dataset_channel_order, load_frozen_backbone, markdown_table,
+                                                           prepare_split, resolve_specs, split_train_test)
 
 PROJECT_ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
 SHARED_DATA = osp.abspath(osp.join(PROJECT_ROOT, '..', 'shared', 'data'))
@@ -53,8 +52,12 @@ def _resize_all(images: np.ndarray, size: Optional[int]) -> np.ndarray:
     return np.stack([mmcv.imresize(img, (size, size), interpolation='bicubic') for img in images])
 
 
-def load_dataset(data: str, img_size: Optional[int] = None, test_fraction: float = 0.2,
-                 max_images: Optional[int] = None, seed: int = 0, num_synthetic: int = 512) -> dict:
+def load_dataset(data: str,
+                 img_size: Optional[int] = None,
+                 test_fraction: float = 0.2,
+                 max_images: Optional[int] = None,
+                 seed: int = 0,
+                 num_synthetic: int = 512) -> dict:
     """``dict(train_images, train_labels, test_images, test_labels, classes, name)``, images BGR uint8."""
     if data == 'synthetic':
         from mmspatial.datasets.synthetic_scenes import SHAPES, render_scene
@@ -62,13 +65,17 @@ def load_dataset(data: str, img_size: Optional[int] = None, test_fraction: float
 
         def render(ds_seed: int, n: int):
             scenes = [render_scene(ds_seed, i, (size, size)) for i in range(n)]
-            return (np.stack([s['img'] for s in scenes]),
-                    np.array([s['label'] for s in scenes], dtype=np.int64))
+            return (np.stack([s['img'] for s in scenes]), np.array([s['label'] for s in scenes], dtype=np.int64))
 
         train_images, train_labels = render(1, num_synthetic)
         test_images, test_labels = render(2, max(num_synthetic // 2, 1))
-        return dict(name='synthetic', classes=list(SHAPES), train_images=train_images,
-                    train_labels=train_labels, test_images=test_images, test_labels=test_labels)
+        return dict(
+            name='synthetic',
+            classes=list(SHAPES),
+            train_images=train_images,
+            train_labels=train_labels,
+            test_images=test_images,
+            test_labels=test_labels)
     if data == 'cifar10_subset':
         data = osp.join(SHARED_DATA, 'cifar10_subset', 'cifar10_subset.npz')
     if data.endswith('.npz'):
@@ -78,8 +85,9 @@ def load_dataset(data: str, img_size: Optional[int] = None, test_fraction: float
         missing = {'train_images', 'train_labels', 'val_images', 'val_labels'} - set(arrays.files)
         if missing:
             raise KeyError(f'--data {data!r} lacks arrays {sorted(missing)}')
-        out = dict(name=osp.splitext(osp.basename(data))[0],
-                   classes=[str(c) for c in arrays['classes']] if 'classes' in arrays.files else None)
+        out = dict(
+            name=osp.splitext(osp.basename(data))[0],
+            classes=[str(c) for c in arrays['classes']] if 'classes' in arrays.files else None)
         for split, src in (('train', 'train'), ('test', 'val')):
             images, labels = arrays[f'{src}_images'], arrays[f'{src}_labels'].astype(np.int64)
             if max_images:  # stratified subsample, same rule as the folder split
@@ -97,9 +105,15 @@ def load_dataset(data: str, img_size: Optional[int] = None, test_fraction: float
                             'a class-folder directory')
 
 
-def probe_checkpoints(dataset: dict, specs: Sequence, prefix: str = 'backbone.', k: int = 20,
-                      temperature: float = 0.07, weight_decay: Optional[float] = None,
-                      linear_steps: int = 300, batch_size: int = 128, device: str = 'cpu',
+def probe_checkpoints(dataset: dict,
+                      specs: Sequence,
+                      prefix: str = 'backbone.',
+                      k: int = 20,
+                      temperature: float = 0.07,
+                      weight_decay: Optional[float] = None,
+                      linear_steps: int = 300,
+                      batch_size: int = 128,
+                      device: str = 'cpu',
                       seed: int = 0) -> List[Dict]:
     """kNN and linear results for every ``(name, config, checkpoint)`` in ``specs``."""
     results = []
@@ -113,47 +127,63 @@ def probe_checkpoints(dataset: dict, specs: Sequence, prefix: str = 'backbone.',
         train_y = torch.from_numpy(dataset['train_labels'])
         test_y = torch.from_numpy(dataset['test_labels'])
         knn = knn_accuracy(train, train_y, test, test_y, k=k, temperature=temperature)
-        linear = linear_probe_accuracy(train, train_y, test, test_y, weight_decay=weight_decay,
-                                       max_iter=linear_steps)
+        linear = linear_probe_accuracy(train, train_y, test, test_y, weight_decay=weight_decay, max_iter=linear_steps)
         # model.info repeats config/checkpoint and adds the missing/unexpected key counts
-        results.append(dict(model.info, name=name, config=config, checkpoint=checkpoint,
-                            feature_dim=train.shape[1], knn_top1=knn['top1'], knn_top5=knn['top5'],
-                            linear_top1=linear['top1'], linear_top5=linear['top5'],
-                            linear_weight_decay=linear['weight_decay'],
-                            seconds=round(time.perf_counter() - start, 1)))
+        results.append(
+            dict(
+                model.info,
+                name=name,
+                config=config,
+                checkpoint=checkpoint,
+                feature_dim=train.shape[1],
+                knn_top1=knn['top1'],
+                knn_top5=knn['top5'],
+                linear_top1=linear['top1'],
+                linear_top5=linear['top5'],
+                linear_weight_decay=linear['weight_decay'],
+                seconds=round(time.perf_counter() - start, 1)))
     return results
 
 
 def results_table(results: Sequence[Dict]) -> str:
     header = ['checkpoint', 'kNN top-1', 'kNN top-5', 'linear top-1', 'linear top-5', 'L2', 'dim']
-    rows = [[r['name'], f"{r['knn_top1']:.2f}", f"{r['knn_top5']:.2f}", f"{r['linear_top1']:.2f}",
-             f"{r['linear_top5']:.2f}", f"{r['linear_weight_decay']:g}", r['feature_dim']]
-            for r in results]
+    rows = [[
+        r['name'], f"{r['knn_top1']:.2f}", f"{r['knn_top5']:.2f}", f"{r['linear_top1']:.2f}", f"{r['linear_top5']:.2f}",
+        f"{r['linear_weight_decay']:g}", r['feature_dim']
+    ] for r in results]
     return markdown_table(header, rows)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--data', required=True,
-                        help="'cifar10_subset', 'synthetic', an .npz file or a class-folder directory")
-    parser.add_argument('--config', nargs='+', required=True,
-                        help='config(s) giving model.backbone: one for all checkpoints or one each')
-    parser.add_argument('--checkpoints', nargs='+', required=True,
-                        help="checkpoint paths; 'random' = the config's initialisation")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split('\n\n')[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument(
+        '--data', required=True, help="'cifar10_subset', 'synthetic', an .npz file or a class-folder directory")
+    parser.add_argument(
+        '--config',
+        nargs='+',
+        required=True,
+        help='config(s) giving model.backbone: one for all checkpoints or one each')
+    parser.add_argument(
+        '--checkpoints', nargs='+', required=True, help="checkpoint paths; 'random' = the config's initialisation")
     parser.add_argument('--names', nargs='+', help='display names, one per checkpoint')
-    parser.add_argument('--prefix', default='backbone.',
-                        help="state-dict prefix of the backbone (e.g. 'teacher.backbone.' for DINO's "
-                        "teacher, 'target_net.module.0.' for BYOL's EMA)")
-    parser.add_argument('--img-size', type=int, help='resize images to this square size '
-                        '(default: keep .npz images; 64 for folders and synthetic)')
+    parser.add_argument(
+        '--prefix',
+        default='backbone.',
+        help="state-dict prefix of the backbone (e.g. 'teacher.backbone.' for DINO's "
+        "teacher, 'target_net.module.0.' for BYOL's EMA)")
+    parser.add_argument(
+        '--img-size',
+        type=int,
+        help='resize images to this square size '
+        '(default: keep .npz images; 64 for folders and synthetic)')
     parser.add_argument('--max-images', type=int, help='stratified subsample per split')
     parser.add_argument('--test-fraction', type=float, default=0.2, help='folder datasets only')
     parser.add_argument('--num-synthetic', type=int, default=512, help='synthetic train images')
     parser.add_argument('--k', type=int, default=20)
     parser.add_argument('--temperature', type=float, default=0.07)
-    parser.add_argument('--weight-decay', type=float,
-                        help='L2 penalty of the linear probe (default: chosen on held-out train)')
+    parser.add_argument(
+        '--weight-decay', type=float, help='L2 penalty of the linear probe (default: chosen on held-out train)')
     parser.add_argument('--linear-steps', type=int, default=300, help='L-BFGS iterations')
     parser.add_argument('--batch-size', type=int, default=128)
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
@@ -164,22 +194,27 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> List[Dict]:
     args = parse_args(argv)
-    dataset = load_dataset(args.data, args.img_size, args.test_fraction, args.max_images, args.seed,
-                           args.num_synthetic)
+    dataset = load_dataset(args.data, args.img_size, args.test_fraction, args.max_images, args.seed, args.num_synthetic)
     specs = resolve_specs(args.checkpoints, args.config, args.names)
-    results = probe_checkpoints(dataset, specs, args.prefix, args.k, args.temperature,
-                                args.weight_decay, args.linear_steps, args.batch_size, args.device,
-                                args.seed)
+    results = probe_checkpoints(dataset, specs, args.prefix, args.k, args.temperature, args.weight_decay,
+                                args.linear_steps, args.batch_size, args.device, args.seed)
     print(f"\n{dataset['name']}: {len(dataset['train_labels'])} train / "
           f"{len(dataset['test_labels'])} test images, kNN k={args.k} T={args.temperature}\n")
     print(results_table(results))
     if args.out:
         os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
         with open(args.out, 'w') as f:
-            json.dump(dict(data=args.data, dataset=dataset['name'],
-                           num_train=int(len(dataset['train_labels'])),
-                           num_test=int(len(dataset['test_labels'])), k=args.k,
-                           temperature=args.temperature, results=results), f, indent=2)
+            json.dump(
+                dict(
+                    data=args.data,
+                    dataset=dataset['name'],
+                    num_train=int(len(dataset['train_labels'])),
+                    num_test=int(len(dataset['test_labels'])),
+                    k=args.k,
+                    temperature=args.temperature,
+                    results=results),
+                f,
+                indent=2)
         print(f'results written to {args.out}')
     return results
 

@@ -99,8 +99,7 @@ def main(argv=None) -> str:
     args = parser.parse_args(argv)
     files = find_scalar_files(args.work_dir)
     series = load_scalars(files)
-    out = args.out or osp.join(args.work_dir if osp.isdir(args.work_dir) else
-                               osp.dirname(args.work_dir), 'curves.png')
+    out = args.out or osp.join(args.work_dir if osp.isdir(args.work_dir) else osp.dirname(args.work_dir), 'curves.png')
     plot_curves(series, out, args.title or osp.basename(osp.normpath(args.work_dir)))
     for key in sorted(k for k in series if k.startswith('knn/')):
         print(f'{key}: ' + ', '.join(f'{s}: {v:.2f}' for s, v in series[key]))

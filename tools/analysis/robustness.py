@@ -36,25 +36,22 @@ import os
 import os.path as osp
 import sys
 import time
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 
-from mmspatial.evaluation.robustness import (COMMON_CORRUPTIONS, SEVERITIES, check_variant_classes,
-                                             corrupt, corruption_summary, require_imagecorruptions,
-                                             subset_logits)
-from mmspatial.evaluation.spatial_reasoning.common import (IMG_EXTENSIONS, markdown_table,
-                                                          prepare_split, resolve_specs,
-                                                          split_train_test)
+from mmspatial.evaluation.robustness import (COMMON_CORRUPTIONS, SEVERITIES, check_variant_classes, corrupt,
+                                             corruption_summary, require_imagecorruptions, subset_logits)
+from mmspatial.evaluation.spatial_reasoning.common import (IMG_EXTENSIONS, markdown_table, prepare_split, resolve_specs,
+                                                           split_train_test)
 
 PROJECT_ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
 SHARED_DATA = osp.abspath(osp.join(PROJECT_ROOT, '..', 'shared', 'data'))
 
 
 # ---------------------------------------------------------------------------------------------- data
-def load_split(data: str, img_size: int, test_fraction: float, max_images: Optional[int],
-               seed: int) -> dict:
+def load_split(data: str, img_size: int, test_fraction: float, max_images: Optional[int], seed: int) -> dict:
     """Train/test images (BGR uint8, ``img_size`` squared) and labels of a folder or an .npz file."""
     import mmcv
     if data == 'cifar10_subset':
@@ -74,8 +71,7 @@ def load_split(data: str, img_size: int, test_fraction: float, max_images: Optio
                 images, labels = images[keep], labels[keep]
             images = images[..., ::-1]  # RGB -> BGR
             if images.shape[1:3] != (img_size, img_size):
-                images = np.stack([mmcv.imresize(im, (img_size, img_size), interpolation='bicubic')
-                                   for im in images])
+                images = np.stack([mmcv.imresize(im, (img_size, img_size), interpolation='bicubic') for im in images])
             out[f'{split}_images'], out[f'{split}_labels'] = np.ascontiguousarray(images), labels
         return out
     if osp.isdir(data):
@@ -133,8 +129,9 @@ class ConfigClassifier:
         self.name, self.batch_size, self.device = name, batch_size, device
         with DefaultScope.overwrite_default_scope('mmpretrain'):
             self.model = init_model(cfg, None if checkpoint == 'random' else checkpoint, device=device)
-            steps = [t for t in cfg.test_dataloader.dataset.pipeline
-                     if t['type'] not in ('LoadImageFromFile', 'PackInputs')]
+            steps = [
+                t for t in cfg.test_dataloader.dataset.pipeline if t['type'] not in ('LoadImageFromFile', 'PackInputs')
+            ]
             self.prepare_pipeline = Compose(steps)
         self.info = dict(config=config, checkpoint=checkpoint, mode='classifier')
 
@@ -142,16 +139,17 @@ class ConfigClassifier:
         """Resize / crop one BGR image as the config's test pipeline does (before corruption)."""
         from mmengine.registry import DefaultScope
         with DefaultScope.overwrite_default_scope('mmpretrain'):
-            res = self.prepare_pipeline(dict(img=img_bgr, img_shape=img_bgr.shape[:2],
-                                             ori_shape=img_bgr.shape[:2]))
+            res = self.prepare_pipeline(dict(img=img_bgr, img_shape=img_bgr.shape[:2], ori_shape=img_bgr.shape[:2]))
         return res['img']
 
     @torch.no_grad()
     def logits(self, images_bgr: np.ndarray) -> torch.Tensor:
         out = []
         for start in range(0, len(images_bgr), self.batch_size):
-            batch = [torch.from_numpy(np.ascontiguousarray(im.transpose(2, 0, 1)))
-                     for im in images_bgr[start:start + self.batch_size]]
+            batch = [
+                torch.from_numpy(np.ascontiguousarray(im.transpose(2, 0, 1)))
+                for im in images_bgr[start:start + self.batch_size]
+            ]
             data = self.model.data_preprocessor(dict(inputs=batch), False)
             out.append(self.model(data['inputs'], mode='tensor').double().cpu())
         return torch.cat(out)
@@ -162,8 +160,12 @@ def accuracy(logits: torch.Tensor, labels: np.ndarray) -> float:
 
 
 # ------------------------------------------------------------------------------------------ evaluate
-def evaluate_corruptions(models: Sequence, images: np.ndarray, labels: np.ndarray,
-                         corruptions: Sequence[str], severities: Sequence[int], seed: int,
+def evaluate_corruptions(models: Sequence,
+                         images: np.ndarray,
+                         labels: np.ndarray,
+                         corruptions: Sequence[str],
+                         severities: Sequence[int],
+                         seed: int,
                          progress: bool = True) -> Tuple[Dict[str, float], Dict[str, Dict]]:
     """Clean accuracy and ``acc[model][corruption][severity]``; each corrupted set is made once."""
     from mmengine.utils import ProgressBar
@@ -200,8 +202,12 @@ def list_variant(root: str, variant: str) -> Tuple[List[str], np.ndarray]:
     return paths, np.asarray(labels, dtype=np.int64)
 
 
-def evaluate_variant(model: 'ConfigClassifier', root: str, variant: str, max_images: Optional[int],
-                     seed: int, progress: bool = True) -> Dict:
+def evaluate_variant(model: 'ConfigClassifier',
+                     root: str,
+                     variant: str,
+                     max_images: Optional[int],
+                     seed: int,
+                     progress: bool = True) -> Dict:
     import mmcv
     from mmengine.utils import ProgressBar
     paths, labels = list_variant(root, variant)
@@ -232,11 +238,15 @@ def report_markdown(results: Dict) -> str:
     rows = []
     for name, r in models.items():
         s = r['summary']
-        rows.append([name, f"{100 * s['clean_acc']:.2f}", f"{100 * s['mCA']:.2f}" if s['mCA'] is not None
-                     else '-', f"{100 * s['mCE']:.1f}" if 'mCE' in s else '-',
-                     f"{100 * s['relative_mCE']:.1f}" if 'relative_mCE' in s else '-'])
-    lines += [f"Baseline for mCE: {results['baseline']}. Accuracies in %, CE in % of the baseline's.\n",
-              markdown_table(header, rows)]
+        rows.append([
+            name, f"{100 * s['clean_acc']:.2f}", f"{100 * s['mCA']:.2f}" if s['mCA'] is not None else '-',
+            f"{100 * s['mCE']:.1f}" if 'mCE' in s else '-',
+            f"{100 * s['relative_mCE']:.1f}" if 'relative_mCE' in s else '-'
+        ])
+    lines += [
+        f"Baseline for mCE: {results['baseline']}. Accuracies in %, CE in % of the baseline's.\n",
+        markdown_table(header, rows)
+    ]
     corruptions = results['corruptions']
     if corruptions:
         lines.append(f"\nAccuracy (%) per corruption, mean over severities {results['severities']}:\n")
@@ -246,8 +256,9 @@ def report_markdown(results: Dict) -> str:
     variants = sorted({v for r in models.values() for v in r.get('variants', {})})
     if variants:
         lines.append('\nImageNet variants, top-1 accuracy (%):\n')
-        rows = [[name] + [f"{100 * r['variants'][v]['accuracy']:.2f}" if v in r.get('variants', {})
-                          else '-' for v in variants] for name, r in models.items()]
+        rows = [[name] +
+                [f"{100 * r['variants'][v]['accuracy']:.2f}" if v in r.get('variants', {}) else '-' for v in variants]
+                for name, r in models.items()]
         lines.append(markdown_table(['model'] + variants, rows))
     return '\n'.join(lines)
 
@@ -286,18 +297,26 @@ def plot_severity(results: Dict, path: str) -> Optional[str]:
 
 # --------------------------------------------------------------------------------------------- main
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('data', nargs='?', help="class-folder directory, 'cifar10_subset' or an .npz file "
-                        '(ImageNet-C-style corruptions of its test split); optional in classifier mode')
+    parser = argparse.ArgumentParser(
+        description=__doc__.split('\n\n')[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument(
+        'data',
+        nargs='?',
+        help="class-folder directory, 'cifar10_subset' or an .npz file "
+        '(ImageNet-C-style corruptions of its test split); optional in classifier mode')
     parser.add_argument('--configs', nargs='+', required=True, help='one config for all checkpoints or one each')
     parser.add_argument('--checkpoints', nargs='+', required=True, help="checkpoints; 'random' = seeded init")
     parser.add_argument('--names', nargs='+', help='display names, one per checkpoint')
-    parser.add_argument('--classifier', action='store_true',
-                        help='configs are mmpretrain classifiers (default: backbones + a fitted linear probe)')
+    parser.add_argument(
+        '--classifier',
+        action='store_true',
+        help='configs are mmpretrain classifiers (default: backbones + a fitted linear probe)')
     parser.add_argument('--baseline', help='name of the mCE baseline (default: the first model)')
-    parser.add_argument('--corruptions', nargs='*', default=list(COMMON_CORRUPTIONS),
-                        help='subset of the 15 ImageNet-C corruptions (none: skip corruptions)')
+    parser.add_argument(
+        '--corruptions',
+        nargs='*',
+        default=list(COMMON_CORRUPTIONS),
+        help='subset of the 15 ImageNet-C corruptions (none: skip corruptions)')
     parser.add_argument('--severities', nargs='+', type=int, default=list(SEVERITIES))
     parser.add_argument('--prefix', default='backbone.', help='backbone key prefix in the checkpoints (probe)')
     parser.add_argument('--img-size', type=int, default=96, help='square size of the images (probe mode)')
@@ -345,8 +364,10 @@ def main(argv=None) -> Dict:
             dataset['test_images'] = prepared
     elif args.data:
         dataset = load_split(args.data, args.img_size, args.test_fraction, args.max_images, args.seed)
-        models = [ProbeClassifier(n, c, k, args.prefix, dataset['train_images'], dataset['train_labels'],
-                                  args.seed, args.batch_size, args.weight_decay) for n, c, k in specs]
+        models = [
+            ProbeClassifier(n, c, k, args.prefix, dataset['train_images'], dataset['train_labels'], args.seed,
+                            args.batch_size, args.weight_decay) for n, c, k in specs
+        ]
     else:
         raise SystemExit('probe mode needs a dataset (positional argument)')
 
@@ -354,11 +375,16 @@ def main(argv=None) -> Dict:
     baseline = args.baseline or names[0]
     if baseline not in names:
         raise SystemExit(f'--baseline {baseline!r} is not one of the names {names}')
-    results = dict(dataset=dataset['name'] if dataset else None, data=args.data, baseline=baseline,
-                   corruptions=list(args.corruptions) if dataset else [],
-                   severities=list(args.severities), seed=args.seed,
-                   num_test=int(len(dataset['test_labels'])) if dataset else 0,
-                   num_train=int(len(dataset['train_labels'])) if dataset else 0, models={})
+    results = dict(
+        dataset=dataset['name'] if dataset else None,
+        data=args.data,
+        baseline=baseline,
+        corruptions=list(args.corruptions) if dataset else [],
+        severities=list(args.severities),
+        seed=args.seed,
+        num_test=int(len(dataset['test_labels'])) if dataset else 0,
+        num_train=int(len(dataset['train_labels'])) if dataset else 0,
+        models={})
     for m in models:
         results['models'][m.name] = dict(m.info)
     if dataset is not None:
@@ -368,12 +394,19 @@ def main(argv=None) -> Dict:
             base = (acc[baseline], clean[baseline]) if results['corruptions'] else (None, None)
             results['models'][name].update(
                 clean_acc=clean[name],
-                accuracy={c: {str(s): a for s, a in by.items()} for c, by in acc[name].items()},
+                accuracy={
+                    c: {
+                        str(s): a
+                        for s, a in by.items()
+                    }
+                    for c, by in acc[name].items()
+                },
                 summary=corruption_summary(acc[name], clean[name], *base))
     for variant, root in variants.items():
         for m in models:
-            results['models'][m.name].setdefault('variants', {})[variant] = evaluate_variant(
-                m, root, variant, args.max_images, args.seed, progress)
+            results['models'][m.name].setdefault('variants',
+                                                 {})[variant] = evaluate_variant(m, root, variant, args.max_images,
+                                                                                 args.seed, progress)
     for r in results['models'].values():
         r.setdefault('summary', dict(clean_acc=float('nan'), mCA=None, per_corruption_acc={}))
     results['seconds'] = round(time.perf_counter() - start, 1)

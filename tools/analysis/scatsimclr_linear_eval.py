@@ -46,9 +46,16 @@ def standardize(train: np.ndarray, test: np.ndarray) -> Tuple[np.ndarray, np.nda
     return (train - mean) / std, (test - mean) / std
 
 
-def logistic_regression(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray,
-                        test_y: np.ndarray, num_classes: int, epochs: int = 100, lr: float = 3e-4,
-                        weight_decay: float = 1e-4, batch_size: int = 64, shuffle: bool = True,
+def logistic_regression(train_x: np.ndarray,
+                        train_y: np.ndarray,
+                        test_x: np.ndarray,
+                        test_y: np.ndarray,
+                        num_classes: int,
+                        epochs: int = 100,
+                        lr: float = 3e-4,
+                        weight_decay: float = 1e-4,
+                        batch_size: int = 64,
+                        shuffle: bool = True,
                         seed: int = 0) -> float:
     """Top-1 accuracy (fraction) of a linear softmax classifier trained as in the reference."""
     gen = torch.Generator().manual_seed(seed)
@@ -95,9 +102,12 @@ def load_data(args) -> Dict[str, np.ndarray]:
         raise FileNotFoundError(f'{path} not found')
     train, test = args.train_split or 'train', args.test_split or 'val'
     with np.load(path) as d:
-        return dict(train_images=d[f'{train}_images'], train_labels=d[f'{train}_labels'],
-                    test_images=d[f'{test}_images'], test_labels=d[f'{test}_labels'],
-                    channel_order=dataset_channel_order(dict(type='NpzImageDataset')))
+        return dict(
+            train_images=d[f'{train}_images'],
+            train_labels=d[f'{train}_labels'],
+            test_images=d[f'{test}_images'],
+            test_labels=d[f'{test}_labels'],
+            channel_order=dataset_channel_order(dict(type='NpzImageDataset')))
 
 
 def resize(images: np.ndarray, size: Optional[int]) -> np.ndarray:
@@ -137,23 +147,46 @@ def main(argv=None) -> dict:
     # the arrays' channel order comes with the data; embed() flips them only if training saw the other
     # order (issue 14: RGB arrays fed as if BGR evaluated trained models on swapped channels)
     start = time.time()
-    feats = {k: frozen.embed(resize(data[f'{k}_images'], args.img_size), batch_size=args.batch_size,
-                             channel_order=data['channel_order'])
-             for k in ('train', 'test')}
+    feats = {
+        k:
+        frozen.embed(
+            resize(data[f'{k}_images'], args.img_size), batch_size=args.batch_size, channel_order=data['channel_order'])
+        for k in ('train', 'test')
+    }
     extract_s = time.time() - start
     train_x, test_x = standardize(feats['train'], feats['test'])
     num_classes = int(max(data['train_labels'].max(), data['test_labels'].max())) + 1
-    accs = [logistic_regression(train_x, data['train_labels'], test_x, data['test_labels'], num_classes,
-                                epochs=args.epochs, shuffle=not args.no_shuffle, seed=run)
-            for run in range(args.runs)]
-    knn = knn_accuracy(torch.as_tensor(feats['train']).float(), torch.as_tensor(data['train_labels']),
-                       torch.as_tensor(feats['test']).float(), torch.as_tensor(data['test_labels']),
-                       num_classes=num_classes, topk=(1, ))
-    result = dict(config=args.config, checkpoint=args.checkpoint, data=args.data,
-                  feature_dim=int(train_x.shape[1]), num_train=int(len(train_x)),
-                  num_test=int(len(test_x)), linear_top1=[100 * a for a in accs],
-                  linear_top1_mean=100 * float(np.mean(accs)), linear_top1_std=100 * float(np.std(accs)),
-                  linear_top1_best=100 * max(accs), knn_top1=knn['top1'], extract_s=extract_s)
+    accs = [
+        logistic_regression(
+            train_x,
+            data['train_labels'],
+            test_x,
+            data['test_labels'],
+            num_classes,
+            epochs=args.epochs,
+            shuffle=not args.no_shuffle,
+            seed=run) for run in range(args.runs)
+    ]
+    knn = knn_accuracy(
+        torch.as_tensor(feats['train']).float(),
+        torch.as_tensor(data['train_labels']),
+        torch.as_tensor(feats['test']).float(),
+        torch.as_tensor(data['test_labels']),
+        num_classes=num_classes,
+        topk=(1, ))
+    result = dict(
+        config=args.config,
+        checkpoint=args.checkpoint,
+        data=args.data,
+        feature_dim=int(train_x.shape[1]),
+        num_train=int(len(train_x)),
+        num_test=int(len(test_x)),
+        linear_top1=[100 * a for a in accs],
+        linear_top1_mean=100 * float(np.mean(accs)),
+        linear_top1_std=100 * float(np.std(accs)),
+        linear_top1_best=100 * max(accs),
+        knn_top1=knn['top1'],
+        extract_s=extract_s)
     print('| config | checkpoint | linear top-1 (mean ± std, best of runs) | kNN top-1 |')
     print('|---|---|---|---|')
     print(f"| {osp.basename(args.config)} | {osp.basename(args.checkpoint)} | "

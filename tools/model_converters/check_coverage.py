@@ -30,8 +30,10 @@ def main() -> int:
     parser.add_argument(
         '--allow-missing', nargs='*', default=[], help='fnmatch patterns of module keys allowed to be absent')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
-    parser.add_argument('--trust-checkpoint', action='store_true',
-                        help='load the checkpoint with weights_only=False (only for a file you trust)')
+    parser.add_argument(
+        '--trust-checkpoint',
+        action='store_true',
+        help='load the checkpoint with weights_only=False (only for a file you trust)')
     args = parser.parse_args()
 
     cfg = Config.fromfile(args.config)
@@ -53,8 +55,7 @@ def main() -> int:
     trusted = [args.checkpoint] if args.trust_checkpoint else []
     with checkpoint_loading(trusted):
         module.init_weights()
-        report = report_for_init_cfg(module, args.module, allow_missing=args.allow_missing,
-                                     resizable=DEFAULT_RESIZABLE)
+        report = report_for_init_cfg(module, args.module, allow_missing=args.allow_missing, resizable=DEFAULT_RESIZABLE)
     print(report.format(max_keys=50))
     return 0 if report.complete else 1
 

@@ -33,10 +33,16 @@ from mmspatial.models.utils.scrl_box_generator import SCRLBoxGenerator
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('image', nargs='?', help='image file (omit with --synthetic)')
-    parser.add_argument('--synthetic', type=int, default=None, metavar='INDEX',
-                        help='use scene INDEX of the embedded SyntheticScenes dataset instead')
-    parser.add_argument('--config', help='take the two view pipelines and model.box_generator '
-                        'from this SCRL config (default: crop + flip only, reference box settings)')
+    parser.add_argument(
+        '--synthetic',
+        type=int,
+        default=None,
+        metavar='INDEX',
+        help='use scene INDEX of the embedded SyntheticScenes dataset instead')
+    parser.add_argument(
+        '--config',
+        help='take the two view pipelines and model.box_generator '
+        'from this SCRL config (default: crop + flip only, reference box settings)')
     parser.add_argument('--size', type=int, default=224, help='view size without --config')
     parser.add_argument('--out', default='scrl_boxes.png', help='output PNG')
     parser.add_argument('--seed', type=int, default=0)
@@ -59,9 +65,15 @@ def build_views_and_generator(args) -> Tuple[MultiViewWithGeometry, SCRLBoxGener
         multiview.pop('type')
         box_cfg = dict(cfg.model.get('box_generator', {}))
     else:
-        view = [dict(type='RandomResizedCropWithBox', scale=args.size, crop_ratio_range=(0.2, 1.),
-                     interpolation='bicubic', backend='pillow'),
-                dict(type='RandomFlipWithFlag', prob=0.5)]
+        view = [
+            dict(
+                type='RandomResizedCropWithBox',
+                scale=args.size,
+                crop_ratio_range=(0.2, 1.),
+                interpolation='bicubic',
+                backend='pillow'),
+            dict(type='RandomFlipWithFlag', prob=0.5)
+        ]
         multiview, box_cfg = dict(transforms=[view, view], num_views=[1, 1]), {}
     box_cfg.pop('type', None)
     with DefaultScope.overwrite_default_scope('mmpretrain'):
@@ -89,8 +101,7 @@ def colours(n: int) -> List[Tuple[int, int, int]]:
     return out
 
 
-def draw_boxes(img: np.ndarray, boxes: np.ndarray, scale: float, palette, thickness: int = 2
-               ) -> np.ndarray:
+def draw_boxes(img: np.ndarray, boxes: np.ndarray, scale: float, palette, thickness: int = 2) -> np.ndarray:
     canvas = cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
     for box, colour in zip(boxes, palette):
         x1, y1, x2, y2 = (np.asarray(box) * scale).round().astype(int)
@@ -105,20 +116,19 @@ def render(img: np.ndarray, result: dict, boxes, scale: float) -> np.ndarray:
     b1, b2 = boxes.boxes1[0][boxes.valid[0]].numpy(), boxes.boxes2[0][boxes.valid[0]].numpy()
     crops, flips, shapes = result['view_bboxes'], result['view_flips'], result['view_shapes']
     # boxes in original pixels, from view 1
-    geo = ViewGeometry(torch.as_tensor(crops[0]), torch.as_tensor(flips[0]),
-                       torch.as_tensor(shapes[0]), torch.as_tensor(result['ori_img_shape']))
+    geo = ViewGeometry(
+        torch.as_tensor(crops[0]), torch.as_tensor(flips[0]), torch.as_tensor(shapes[0]),
+        torch.as_tensor(result['ori_img_shape']))
     in_image = geo.view_to_image(torch.as_tensor(b1)).numpy()
     ori_scale = scale * float(shapes[0][0]) / img.shape[0]  # as tall as the views
     left = draw_boxes(img, in_image, ori_scale, palette)
     for crop, colour in zip(crops, [(255, 255, 255), (160, 160, 160)]):
         x1, y1, x2, y2 = (crop * ori_scale).round().astype(int)
         cv2.rectangle(left, (x1, y1), (x2 - 1, y2 - 1), colour, 3)
-    panels = [left, draw_boxes(result['img'][0], b1, scale, palette),
-              draw_boxes(result['img'][1], b2, scale, palette)]
+    panels = [left, draw_boxes(result['img'][0], b1, scale, palette), draw_boxes(result['img'][1], b2, scale, palette)]
     height = max(p.shape[0] for p in panels)
     gap = np.full((height, 8, 3), 255, np.uint8)
-    padded = [np.pad(p, ((0, height - p.shape[0]), (0, 0), (0, 0)), constant_values=255)
-              for p in panels]
+    padded = [np.pad(p, ((0, height - p.shape[0]), (0, 0), (0, 0)), constant_values=255) for p in panels]
     return np.concatenate([padded[0], gap, padded[1], gap, padded[2]], axis=1)
 
 
@@ -135,10 +145,12 @@ def sample_pairs(args: argparse.Namespace):
         result = views.transform(dict(img=img.copy()))
     finally:
         compat.enable_numpy2_hue_fix(was_enabled)
-    geometry = [ViewGeometry(torch.as_tensor(result['view_bboxes'][v:v + 1]),
-                             torch.as_tensor(result['view_flips'][v:v + 1]),
-                             torch.as_tensor(result['view_shapes'][v:v + 1]),
-                             torch.as_tensor(result['ori_img_shape'][None])) for v in range(2)]
+    geometry = [
+        ViewGeometry(
+            torch.as_tensor(result['view_bboxes'][v:v + 1]), torch.as_tensor(result['view_flips'][v:v + 1]),
+            torch.as_tensor(result['view_shapes'][v:v + 1]), torch.as_tensor(result['ori_img_shape'][None]))
+        for v in range(2)
+    ]
     return img, result, generator(*geometry)
 
 

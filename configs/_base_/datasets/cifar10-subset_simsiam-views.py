@@ -10,14 +10,22 @@ data_file = '{{$CIFAR10_SUBSET_NPZ:../shared/data/cifar10_subset/cifar10_subset.
 img_size = 32
 channel_order = 'rgb'
 data_preprocessor = dict(  # CIFAR-10 statistics, RGB order
-    type='SelfSupDataPreprocessor', mean=[125.307, 122.961, 113.8575], std=[51.5865, 50.847, 51.255],
+    type='SelfSupDataPreprocessor',
+    mean=[125.307, 122.961, 113.8575],
+    std=[51.5865, 50.847, 51.255],
     to_rgb=channel_order == 'bgr')
 view_pipeline = [
-    dict(type='RandomResizedCropWithBox', scale=img_size, crop_ratio_range=(0.2, 1.),
-         interpolation='bilinear', backend='pillow'),
+    dict(
+        type='RandomResizedCropWithBox',
+        scale=img_size,
+        crop_ratio_range=(0.2, 1.),
+        interpolation='bilinear',
+        backend='pillow'),
     dict(type='RandomFlipWithFlag', prob=0.5),
-    dict(type='RandomApply', prob=0.8,
-         transforms=[dict(type='SafeHueColorJitter', brightness=0.4, contrast=0.4, saturation=0.4, hue=0.1)]),
+    dict(
+        type='RandomApply',
+        prob=0.8,
+        transforms=[dict(type='SafeHueColorJitter', brightness=0.4, contrast=0.4, saturation=0.4, hue=0.1)]),
     dict(type='RandomGrayscale', prob=0.2, keep_channels=True, channel_weights=(0.2989, 0.587, 0.114)),
 ]
 geometry_keys = ['view_bboxes', 'view_flips', 'view_shapes', 'ori_img_shape']
@@ -32,5 +40,4 @@ train_dataloader = dict(
     drop_last=True,
     sampler=dict(type='DefaultSampler', shuffle=True),
     collate_fn=dict(type='default_collate'),
-    dataset=dict(type='NpzImageDataset', ann_file=data_file, split='train', with_label=False,
-                 pipeline=train_pipeline))
+    dataset=dict(type='NpzImageDataset', ann_file=data_file, split='train', with_label=False, pipeline=train_pipeline))

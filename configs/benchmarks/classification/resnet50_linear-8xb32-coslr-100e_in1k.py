@@ -19,9 +19,7 @@ _base_ = [
 
 pretrained = '{{$MMSPATIAL_PRETRAINED:MMSPATIAL_PRETRAINED-is-not-set.pth}}'
 model = dict(
-    backbone=dict(
-        frozen_stages=4,
-        init_cfg=dict(type='Pretrained', checkpoint=pretrained, prefix='backbone.')))
+    backbone=dict(frozen_stages=4, init_cfg=dict(type='Pretrained', checkpoint=pretrained, prefix='backbone.')))
 
 # runtime settings (mmpretrain's benchmark: a checkpoint every 10 epochs)
 default_hooks = dict(checkpoint=dict(type='CheckpointHook', interval=10, max_keep_ckpts=3))

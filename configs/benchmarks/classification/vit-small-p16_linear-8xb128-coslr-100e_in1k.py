@@ -53,10 +53,8 @@ test_dataloader = val_dataloader
 
 # schedule
 optim_wrapper = dict(
-    type='OptimWrapper',
-    optimizer=dict(type='SGD', lr=0.001 * 8 * 128 / 256, momentum=0.9, weight_decay=0.))
-param_scheduler = [
-    dict(type='CosineAnnealingLR', T_max=100, eta_min=0., by_epoch=True, begin=0, end=100)]
+    type='OptimWrapper', optimizer=dict(type='SGD', lr=0.001 * 8 * 128 / 256, momentum=0.9, weight_decay=0.))
+param_scheduler = [dict(type='CosineAnnealingLR', T_max=100, eta_min=0., by_epoch=True, begin=0, end=100)]
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=100, val_interval=1)
 val_cfg = dict()
 test_cfg = dict()

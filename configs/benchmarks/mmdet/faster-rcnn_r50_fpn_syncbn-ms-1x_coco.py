@@ -25,8 +25,7 @@ train_pipeline = [
     dict(type='RandomFlip', prob=0.5),
     dict(type='PackDetInputs')
 ]
-train_dataloader = dict(
-    dataset=dict(pipeline=train_pipeline), collate_fn=dict(type='pseudo_collate'))
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline), collate_fn=dict(type='pseudo_collate'))
 val_dataloader = dict(collate_fn=dict(type='pseudo_collate'))
 test_dataloader = val_dataloader
 

@@ -17,9 +17,7 @@ model = dict(
         norm_eval=False,
         init_cfg=dict(_delete_=True, type='Pretrained', checkpoint=pretrained)),
     neck=dict(norm_cfg=norm_cfg),
-    roi_head=dict(
-        bbox_head=dict(type='Shared4Conv1FCBBoxHead', norm_cfg=norm_cfg),
-        mask_head=dict(norm_cfg=norm_cfg)))
+    roi_head=dict(bbox_head=dict(type='Shared4Conv1FCBBoxHead', norm_cfg=norm_cfg), mask_head=dict(norm_cfg=norm_cfg)))
 load_from = None
 
 train_dataloader = dict(collate_fn=dict(type='pseudo_collate'))

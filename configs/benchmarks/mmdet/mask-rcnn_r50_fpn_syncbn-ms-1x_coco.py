@@ -20,9 +20,7 @@ model = dict(
         norm_eval=False,
         init_cfg=dict(_delete_=True, type='Pretrained', checkpoint=pretrained)),
     neck=dict(norm_cfg=norm_cfg),
-    roi_head=dict(
-        bbox_head=dict(type='Shared4Conv1FCBBoxHead', norm_cfg=norm_cfg),
-        mask_head=dict(norm_cfg=norm_cfg)))
+    roi_head=dict(bbox_head=dict(type='Shared4Conv1FCBBoxHead', norm_cfg=norm_cfg), mask_head=dict(norm_cfg=norm_cfg)))
 
 train_pipeline = [
     dict(type='LoadImageFromFile', backend_args=None),
@@ -36,8 +34,7 @@ train_pipeline = [
 ]
 # Explicit pseudo_collate: mmdet's default, spelled out because mmpretrain-style train scripts
 # (including mmspatial's tools/train.py) default to default_collate.
-train_dataloader = dict(
-    dataset=dict(pipeline=train_pipeline), collate_fn=dict(type='pseudo_collate'))
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline), collate_fn=dict(type='pseudo_collate'))
 val_dataloader = dict(collate_fn=dict(type='pseudo_collate'))
 test_dataloader = val_dataloader
 

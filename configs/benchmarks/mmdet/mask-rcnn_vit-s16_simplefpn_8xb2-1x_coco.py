@@ -32,39 +32,29 @@ model = dict(
         drop_path_rate=0.05,
         init_cfg=dict(type='Pretrained', checkpoint=pretrained)),
     neck=[
-        dict(
-            type='ViTSimpleFPN',
-            in_channels=embed_dims,
-            scale_factors=(4, 2, 1, 0.5),
-            norm_cfg=norm_cfg),
+        dict(type='ViTSimpleFPN', in_channels=embed_dims, scale_factors=(4, 2, 1, 0.5), norm_cfg=norm_cfg),
         dict(type='FPN', in_channels=[embed_dims] * 4, out_channels=256, num_outs=5),
     ])
 
-scales_a = [(1333, 480), (1333, 512), (1333, 544), (1333, 576), (1333, 608), (1333, 640),
-            (1333, 672), (1333, 704), (1333, 736), (1333, 768), (1333, 800)]
+scales_a = [(1333, 480), (1333, 512), (1333, 544), (1333, 576), (1333, 608), (1333, 640), (1333, 672), (1333, 704),
+            (1333, 736), (1333, 768), (1333, 800)]
 train_pipeline = [
     dict(type='LoadImageFromFile', backend_args=None),
     dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
     dict(type='RandomFlip', prob=0.5),
     dict(
         type='RandomChoice',
-        transforms=[[dict(type='RandomChoiceResize', scales=scales_a, keep_ratio=True)],
-                    [
-                        dict(
-                            type='RandomChoiceResize',
-                            scales=[(1333, 400), (1333, 500), (1333, 600)],
-                            keep_ratio=True),
-                        dict(
-                            type='RandomCrop',
-                            crop_type='absolute_range',
-                            crop_size=(384, 600),
-                            allow_negative_crop=True),
-                        dict(type='RandomChoiceResize', scales=scales_a, keep_ratio=True)
-                    ]]),
+        transforms=[
+            [dict(type='RandomChoiceResize', scales=scales_a, keep_ratio=True)],
+            [
+                dict(type='RandomChoiceResize', scales=[(1333, 400), (1333, 500), (1333, 600)], keep_ratio=True),
+                dict(type='RandomCrop', crop_type='absolute_range', crop_size=(384, 600), allow_negative_crop=True),
+                dict(type='RandomChoiceResize', scales=scales_a, keep_ratio=True)
+            ]
+        ]),
     dict(type='PackDetInputs')
 ]
-train_dataloader = dict(
-    batch_size=2, dataset=dict(pipeline=train_pipeline), collate_fn=dict(type='pseudo_collate'))
+train_dataloader = dict(batch_size=2, dataset=dict(pipeline=train_pipeline), collate_fn=dict(type='pseudo_collate'))
 val_dataloader = dict(collate_fn=dict(type='pseudo_collate'))
 test_dataloader = val_dataloader
 
@@ -73,8 +63,7 @@ optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(type='AdamW', lr=1e-4, betas=(0.9, 0.999), weight_decay=0.05),
     paramwise_cfg=dict(
-        norm_decay_mult=0.,
-        custom_keys={
+        norm_decay_mult=0., custom_keys={
             'pos_embed': dict(decay_mult=0.),
             'cls_token': dict(decay_mult=0.)
         }))

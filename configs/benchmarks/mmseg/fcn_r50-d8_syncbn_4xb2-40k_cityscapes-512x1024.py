@@ -7,9 +7,7 @@ _base_ = 'mmseg::fcn/fcn_r50-d8_4xb2-40k_cityscapes-512x1024.py'
 custom_imports = dict(imports=['mmspatial'], allow_failed_imports=False)
 
 pretrained = '{{$MMSPATIAL_PRETRAINED:MMSPATIAL_PRETRAINED-is-not-set.pth}}'
-model = dict(
-    pretrained=None,
-    backbone=dict(type='ResNet', init_cfg=dict(type='Pretrained', checkpoint=pretrained)))
+model = dict(pretrained=None, backbone=dict(type='ResNet', init_cfg=dict(type='Pretrained', checkpoint=pretrained)))
 
 train_dataloader = dict(collate_fn=dict(type='pseudo_collate'))
 val_dataloader = dict(collate_fn=dict(type='pseudo_collate'))

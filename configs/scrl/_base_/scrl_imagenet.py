@@ -8,8 +8,4 @@ train_dataloader = dict(
     sampler=dict(type='DefaultSampler', shuffle=True),
     collate_fn=dict(type='default_collate'),
     drop_last=True,
-    dataset=dict(
-        type='ImageNet',
-        data_root='data/imagenet/',
-        split='train',
-        pipeline={{_base_.train_pipeline}}))
+    dataset=dict(type='ImageNet', data_root='data/imagenet/', split='train', pipeline={{_base_.train_pipeline}}))

@@ -15,8 +15,12 @@ optim_wrapper = dict(
     type='AmpOptimWrapper',
     loss_scale='dynamic',  # torch.cuda.amp.GradScaler() defaults, as the reference
     constructor='LARSParamGroupsConstructor',
-    optimizer=dict(type='TorchLARS', lr=0.45, momentum=0.9, weight_decay=1e-6, trust_coef=1e-3, eps=1e-8,
-                   excluded_lr='squared'),
+    optimizer=dict(
+        type='TorchLARS', lr=0.45, momentum=0.9, weight_decay=1e-6, trust_coef=1e-3, eps=1e-8, excluded_lr='squared'),
     paramwise_cfg=dict(
         exclude_keywords=('bn', 'bias'),
-        rename={'backbone.bn1.': 'encoder.1.', 'neck.bn0.': 'projector.net.1.', 'head.predictor.bn0.': 'net.1.'}))
+        rename={
+            'backbone.bn1.': 'encoder.1.',
+            'neck.bn0.': 'projector.net.1.',
+            'head.predictor.bn0.': 'net.1.'
+        }))

@@ -7,10 +7,7 @@ model = dict(
     base_tau=0.97,  # reference convention (target <- tau * target + (1 - tau) * online)
     target_init='random',  # the reference never copies the online network into the target
     data_preprocessor=dict(
-        type='SelfSupDataPreprocessor',
-        mean=[123.675, 116.28, 103.53],
-        std=[58.395, 57.12, 57.375],
-        to_rgb=True),
+        type='SelfSupDataPreprocessor', mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], to_rgb=True),
     backbone=dict(type='ResNet', depth=50, norm_cfg=dict(type='SyncBN'), zero_init_residual=False),
     neck=dict(
         type='NonLinearNeck',
@@ -34,11 +31,7 @@ model = dict(
             with_last_bn=False,
             with_avg_pool=False)),
     box_generator=dict(
-        num_boxes=10,
-        min_size=32,
-        iou_threshold=0.5,
-        max_tries=50,
-        grid_based=True,
+        num_boxes=10, min_size=32, iou_threshold=0.5, max_tries=50, grid_based=True,
         on_failure='keep_last'),  # the reference code; 'stop' is the rule described in scrl issue #2
     roi_align_cfg=dict(output_size=1, spatial_scale=1 / 32, sampling_ratio=-1, aligned=False),
     image_loss_weight=0.)  # the reference has no image-level loss when SCRL is on

@@ -22,8 +22,8 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from mmcv.transforms import BaseTransform, Compose
-from PIL import Image
 from mmpretrain.registry import TRANSFORMS
+from PIL import Image
 
 # k quarter-turns clockwise for label k: 0, 90 CW, 180, 90 CCW (cv2.ROTATE_* order of the reference).
 ROTATION_LABELS = (0, 1, 2, 3)
@@ -140,6 +140,7 @@ def tile_boxes(height: int, width: int, grid: int = 3) -> List[Tuple[int, int, i
     96 px (a multiple of 3 with exact halves) the tiles cover the image. The reference assumes square
     images (it uses the width for both axes); we use the height for rows.
     """
+
     def spans(side: int) -> List[Tuple[int, int]]:
         half = float(side) / grid / 2
         centres = [half * k * 2 + half for k in range(grid)]
@@ -174,8 +175,12 @@ class JigsawPretext(BaseTransform):
             (:func:`load_permutations` validates it). Defaults to None (the generated set).
     """
 
-    def __init__(self, tile_size: Union[int, Sequence[int]], grid: int = 3, num_permutations: int = 35,
-                 interpolation: str = 'bilinear', permutations_file: Optional[str] = None) -> None:
+    def __init__(self,
+                 tile_size: Union[int, Sequence[int]],
+                 grid: int = 3,
+                 num_permutations: int = 35,
+                 interpolation: str = 'bilinear',
+                 permutations_file: Optional[str] = None) -> None:
         self.tile_size = (tile_size, tile_size) if isinstance(tile_size, int) else tuple(tile_size)
         self.grid = grid
         self.permutations_file = permutations_file
@@ -191,8 +196,10 @@ class JigsawPretext(BaseTransform):
 
     def transform(self, results: Dict) -> Dict:
         h, w = self.tile_size
-        tiles = [np.array(Image.fromarray(np.ascontiguousarray(t)).resize((w, h), self.resample))
-                 for t in self.tiles(results['img'])]
+        tiles = [
+            np.array(Image.fromarray(np.ascontiguousarray(t)).resize((w, h), self.resample))
+            for t in self.tiles(results['img'])
+        ]
         label = np.random.randint(len(self.permutations))
         results['pretext_img'] = [tiles[src] for src in self.permutations[label]]
         results['pretext_label'] = np.int64(label)

@@ -13,8 +13,8 @@ from typing import Dict, Optional, Tuple
 import cv2
 import numpy as np
 from mmcv.transforms import BaseTransform
-from PIL import Image
 from mmpretrain.registry import TRANSFORMS
+from PIL import Image
 
 
 @TRANSFORMS.register_module()
@@ -32,7 +32,9 @@ class CV2GaussianBlur(BaseTransform):
         prob (float): probability to blur. Defaults to 0.5.
     """
 
-    def __init__(self, kernel_size: Optional[int] = None, sigma: Tuple[float, float] = (0.1, 2.0),
+    def __init__(self,
+                 kernel_size: Optional[int] = None,
+                 sigma: Tuple[float, float] = (0.1, 2.0),
                  prob: float = 0.5) -> None:
         if kernel_size is not None and kernel_size % 2 != 1:
             raise ValueError(f'kernel_size must be odd, got {kernel_size}')

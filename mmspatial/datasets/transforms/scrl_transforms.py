@@ -47,10 +47,8 @@ class ResizeBlur(BaseTransform):
         h, w = img.shape[:2]
         factor = self.factors[np.random.randint(len(self.factors))]
         small_h, small_w = max(int(h // factor), 1), max(int(w // factor), 1)
-        small = mmcv.imresize(img, (small_w, small_h), interpolation=self.interpolation,
-                              backend=self.backend)
-        results['img'] = mmcv.imresize(small, (w, h), interpolation=self.interpolation,
-                                       backend=self.backend)
+        small = mmcv.imresize(img, (small_w, small_h), interpolation=self.interpolation, backend=self.backend)
+        results['img'] = mmcv.imresize(small, (w, h), interpolation=self.interpolation, backend=self.backend)
         return results
 
     def __repr__(self) -> str:

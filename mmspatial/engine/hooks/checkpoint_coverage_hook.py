@@ -48,9 +48,13 @@ class CheckpointCoverageHook(Hook):
     """
     priority = 'VERY_HIGH'
 
-    def __init__(self, module: str = 'backbone', allow_missing: Sequence[str] = (),
-                 resizable: Sequence[str] = DEFAULT_RESIZABLE, check_values: bool = True,
-                 require_checkpoint: bool = True, strict: bool = True) -> None:
+    def __init__(self,
+                 module: str = 'backbone',
+                 allow_missing: Sequence[str] = (),
+                 resizable: Sequence[str] = DEFAULT_RESIZABLE,
+                 check_values: bool = True,
+                 require_checkpoint: bool = True,
+                 strict: bool = True) -> None:
         self.module = module
         self.allow_missing = tuple(allow_missing)
         self.resizable = tuple(resizable)
@@ -63,12 +67,18 @@ class CheckpointCoverageHook(Hook):
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
         module = get_submodule(model, self.module)
         if getattr(runner, '_resume', False) or getattr(runner, '_load_from', None):
-            print_log(f'CheckpointCoverageHook: weights come from load_from/resume '
-                      f'({runner._load_from}); init_cfg coverage not checked', logger='current')
+            print_log(
+                f'CheckpointCoverageHook: weights come from load_from/resume '
+                f'({runner._load_from}); init_cfg coverage not checked',
+                logger='current')
             return
         with checkpoint_loading(getattr(runner, 'trusted_checkpoints', ())):  # weights_only + allow-list
-            report = report_for_init_cfg(module, self.module, check_values=self.check_values,
-                                         allow_missing=self.allow_missing, resizable=self.resizable)
+            report = report_for_init_cfg(
+                module,
+                self.module,
+                check_values=self.check_values,
+                allow_missing=self.allow_missing,
+                resizable=self.resizable)
         if report is None:
             msg = (f'CheckpointCoverageHook: model.{self.module} has no '
                    "init_cfg=dict(type='Pretrained', checkpoint=...): this transfer run would start "
@@ -85,4 +95,3 @@ class CheckpointCoverageHook(Hook):
         if not report.complete and self.strict:
             raise RuntimeError('the pretrained checkpoint does not cover the backbone; training '
                                'would silently start from random weights.\n' + report.format())
-

@@ -42,8 +42,7 @@ def _get_path(model: nn.Module, path: str) -> nn.Module:
     return module
 
 
-def resolve_backbone(model: nn.Module, branch: str = 'online',
-                     backbone_path: Optional[str] = None) -> nn.Module:
+def resolve_backbone(model: nn.Module, branch: str = 'online', backbone_path: Optional[str] = None) -> nn.Module:
     """The backbone whose features the kNN monitor evaluates.
 
     Args:
@@ -191,8 +190,15 @@ class KNNMonitorHook(Hook):
         bank_feats, bank_labels = extract_features(backbone, bank_loader, preprocessor, self.pool)
         val_feats, val_labels = extract_features(backbone, val_loader, preprocessor, self.pool)
         num_classes = int(max(bank_labels.max(), val_labels.max())) + 1
-        acc = knn_accuracy(bank_feats, bank_labels, val_feats, val_labels, k=self.k,
-                           temperature=self.temperature, num_classes=num_classes, topk=self.topk)
+        acc = knn_accuracy(
+            bank_feats,
+            bank_labels,
+            val_feats,
+            val_labels,
+            k=self.k,
+            temperature=self.temperature,
+            num_classes=num_classes,
+            topk=self.topk)
         elapsed = time.perf_counter() - start
         self.total_time += elapsed
         scalars = {f'{self.prefix}/{name}': value for name, value in acc.items()}
@@ -201,7 +207,7 @@ class KNNMonitorHook(Hook):
         n = max(int(val_labels.numel()), 1)
         for name, value in acc.items():
             p = value / 100.0
-            scalars[f'{self.prefix}/{name}_se'] = 100.0 * (p * (1 - p) / n) ** 0.5
+            scalars[f'{self.prefix}/{name}_se'] = 100.0 * (p * (1 - p) / n)**0.5
         scalars[f'{self.prefix}/time'] = elapsed
         for name, value in scalars.items():
             runner.message_hub.update_scalar(name, value)
@@ -210,7 +216,8 @@ class KNNMonitorHook(Hook):
         text = '  '.join(f'{name}: {value:.2f}' for name, value in scalars.items())
         source = self.backbone_path or f'{self.branch} backbone'
         print_log(f'kNN (k={self.k}, T={self.temperature}, {source}) {when or f"iter {step}"}: '
-                  f'{text}', logger='current')
+                  f'{text}',
+                  logger='current')
         return scalars
 
     def before_train(self, runner) -> None:
@@ -218,16 +225,15 @@ class KNNMonitorHook(Hook):
             self.evaluate(runner, step=runner.iter, when='before training')
 
     def after_train_epoch(self, runner) -> None:
-        if self.by_epoch and (self.every_n_epochs(runner, self.interval)
-                              or self.is_last_train_epoch(runner)):
+        if self.by_epoch and (self.every_n_epochs(runner, self.interval) or self.is_last_train_epoch(runner)):
             self.evaluate(runner, step=runner.iter, when=f'after epoch {runner.epoch + 1}')
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
-        if not self.by_epoch and (self.every_n_train_iters(runner, self.interval)
-                                  or self.is_last_train_iter(runner)):
+        if not self.by_epoch and (self.every_n_train_iters(runner, self.interval) or self.is_last_train_iter(runner)):
             self.evaluate(runner, step=runner.iter + 1, when=f'after iter {runner.iter + 1}')
 
     def after_train(self, runner) -> None:
         if self.history:
             print_log(f'KNNMonitorHook: {len(self.history)} evaluations took {self.total_time:.1f} s '
-                      'in total', logger='current')
+                      'in total',
+                      logger='current')

@@ -59,8 +59,7 @@ class NaNGuardHook(Hook):
         self.keys = list(keys) if keys is not None else None
         self.interval = interval
 
-    def after_train_iter(self, runner, batch_idx: int, data_batch=None,
-                         outputs: Optional[Dict] = None) -> None:
+    def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs: Optional[Dict] = None) -> None:
         if not self.every_n_train_iters(runner, self.interval) or outputs is None:
             return
         bad = _non_finite(outputs, self.keys)

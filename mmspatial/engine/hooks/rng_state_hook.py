@@ -120,9 +120,11 @@ class RNGStateHook(Hook):
             return
         rank, world_size = get_dist_info()
         if len(states) != world_size:
-            print_log(f'RNGStateHook: the checkpoint has generator states of {len(states)} rank(s), this '
-                      f'run has {world_size}: not restored (augmentations restart from the seed)',
-                      logger='current', level=logging.WARNING)
+            print_log(
+                f'RNGStateHook: the checkpoint has generator states of {len(states)} rank(s), this '
+                f'run has {world_size}: not restored (augmentations restart from the seed)',
+                logger='current',
+                level=logging.WARNING)
             return
         loop = runner.train_loop
         skip = runner.iter if hasattr(loop, 'dataloader_iterator') else 0

@@ -61,7 +61,9 @@ class SkippedSamplesHook(Hook):
     def after_train_epoch(self, runner) -> None:
         total = self._total() if self._loaders else 0
         if total > self._last_logged:
-            print_log(f'{total - self._last_logged} unreadable training samples skipped this epoch '
-                      f'({total} in total; see the LoadImageOrSkip warnings for the files).',
-                      logger='current', level=30)
+            print_log(
+                f'{total - self._last_logged} unreadable training samples skipped this epoch '
+                f'({total} in total; see the LoadImageOrSkip warnings for the files).',
+                logger='current',
+                level=30)
         self._last_logged = total

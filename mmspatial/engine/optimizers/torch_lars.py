@@ -82,8 +82,7 @@ class TorchLARS(Optimizer):
             raise ValueError('TorchLARS: nesterov needs momentum > 0 and dampening = 0')
         if excluded_lr not in self.EXCLUDED_LR:
             raise ValueError(f'TorchLARS: excluded_lr must be one of {self.EXCLUDED_LR}, got {excluded_lr!r}')
-        defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
-                        nesterov=nesterov)
+        defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay, nesterov=nesterov)
         super().__init__(params, defaults)
         self.trust_coef = trust_coef
         self.eps = eps
@@ -202,9 +201,9 @@ class LARSParamGroupsConstructor(DefaultOptimWrapperConstructor):
                              'parameter; use the DefaultOptimWrapperConstructor for that)')
         if hasattr(model, 'module'):
             model = model.module
-        adapted, excluded = bisect_params_by_name(
-            model, tuple(self.paramwise_cfg.get('exclude_keywords', ('bn', 'bias'))),
-            dict(self.paramwise_cfg.get('rename', {})))
+        adapted, excluded = bisect_params_by_name(model,
+                                                  tuple(self.paramwise_cfg.get('exclude_keywords', ('bn', 'bias'))),
+                                                  dict(self.paramwise_cfg.get('rename', {})))
         groups = [dict(params=adapted, lars_adaptation=True)]
         if excluded:
             groups.append(dict(params=excluded, lars_adaptation=False, weight_decay=0.))

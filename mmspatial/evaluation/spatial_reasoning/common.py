@@ -54,7 +54,9 @@ def list_image_folder(root: str) -> Tuple[List[str], np.ndarray, List[str]]:
     return paths, np.asarray(labels, dtype=np.int64), classes
 
 
-def split_train_test(labels: np.ndarray, test_fraction: float, seed: int,
+def split_train_test(labels: np.ndarray,
+                     test_fraction: float,
+                     seed: int,
                      max_images: Optional[int] = None) -> Tuple[np.ndarray, np.ndarray]:
     """Deterministic split, stratified by label; ``max_images`` subsamples (also stratified) first."""
     if not 0 < test_fraction < 1:
@@ -102,7 +104,10 @@ class FrozenBackbone:
     info: Dict = field(default_factory=dict)
 
     @torch.no_grad()
-    def embed(self, imgs: np.ndarray, batch_size: int = 64, device: str = 'cpu',
+    def embed(self,
+              imgs: np.ndarray,
+              batch_size: int = 64,
+              device: str = 'cpu',
               channel_order: str = 'bgr') -> np.ndarray:
         """``(N, h, w, 3)`` uint8 images in ``channel_order`` -> ``(N, C)`` float64 pooled embeddings."""
         if channel_order not in ('rgb', 'bgr'):
@@ -131,16 +136,14 @@ def _model_parts(cfg: Config) -> Tuple[dict, dict]:
     algo = model.get('host', model) if model.get('type') == 'SpatialPrediction' else model
     if 'backbone' not in algo:
         raise KeyError(f'config {cfg.filename}: no model.backbone (nor model.host.backbone)')
-    pre = algo.get('data_preprocessor') or model.get('data_preprocessor') or cfg.get(
-        'data_preprocessor') or {}
+    pre = algo.get('data_preprocessor') or model.get('data_preprocessor') or cfg.get('data_preprocessor') or {}
     return algo['backbone'], pre
 
 
 #: datasets that give RGB arrays (no file loading), so their configs say ``to_rgb=False`` although the
 #: backbone sees RGB: mmpretrain's CIFAR/MNIST and mmspatial's ScatSimCLR datasets. Every other dataset
 #: gives BGR (``LoadImageFromFile``, ``SyntheticScenes``).
-RGB_ARRAY_DATASETS = ('CIFAR10', 'CIFAR100', 'MNIST', 'FashionMNIST', 'CIFAR100_20', 'STL10',
-                      'NpzImageDataset')
+RGB_ARRAY_DATASETS = ('CIFAR10', 'CIFAR100', 'MNIST', 'FashionMNIST', 'CIFAR100_20', 'STL10', 'NpzImageDataset')
 
 
 def dataset_channel_order(dataset_cfg: Optional[dict]) -> str:
@@ -210,19 +213,20 @@ def _load_checkpoint(path: str) -> dict:
     """``weights_only=True`` loading with mmspatial's scoped allow-list (mmengine checkpoints pickle a
     few non-tensor objects); a file needing more raises, naming them (``mmspatial.engine.safe_load``)."""
     from mmengine.runner.checkpoint import CheckpointLoader
-    try:
-        from mmspatial.engine.safe_load import checkpoint_loading
-    except ImportError:  # an mmspatial without the scoped loader
-        return CheckpointLoader.load_checkpoint(path, map_location='cpu')
+
+    from mmspatial.engine.safe_load import checkpoint_loading
     with checkpoint_loading():
         return CheckpointLoader.load_checkpoint(path, map_location='cpu')
 
 
-def load_frozen_backbone(config: str, checkpoint: str, key: str = 'backbone.', name: str = '',
-                         seed: int = 0, pool: str = 'auto') -> FrozenBackbone:
+def load_frozen_backbone(config: str,
+                         checkpoint: str,
+                         key: str = 'backbone.',
+                         name: str = '',
+                         seed: int = 0,
+                         pool: str = 'auto') -> FrozenBackbone:
     """Build the backbone of ``config`` and load ``checkpoint`` (``'random'``: seeded init only)."""
     from mmengine.model import revert_sync_batchnorm
-    from mmengine.runner.checkpoint import CheckpointLoader
     from mmpretrain.registry import MODELS
 
     import mmspatial  # noqa: F401  (registers our modules)
@@ -255,10 +259,14 @@ def load_frozen_backbone(config: str, checkpoint: str, key: str = 'backbone.', n
         info.update(missing_keys=0, unexpected_keys=0)  # reported by the tools: a full load
     to_rgb = _trained_on_rgb(cfg, pre)
     backbone.eval()  # (some backbones' train() returns None, so no chaining)
-    return FrozenBackbone(name=name or osp.basename(checkpoint), backbone=backbone,
-                          mean=tuple(pre.get('mean', IMAGENET_MEAN)),
-                          std=tuple(pre.get('std', IMAGENET_STD)),
-                          to_rgb=to_rgb, pool=pool, info=info)
+    return FrozenBackbone(
+        name=name or osp.basename(checkpoint),
+        backbone=backbone,
+        mean=tuple(pre.get('mean', IMAGENET_MEAN)),
+        std=tuple(pre.get('std', IMAGENET_STD)),
+        to_rgb=to_rgb,
+        pool=pool,
+        info=info)
 
 
 # ------------------------------------------------------------------------------------------ probes
@@ -294,8 +302,13 @@ def predict_ridge(x: np.ndarray, model: Tuple[np.ndarray, np.ndarray]) -> np.nda
     return x @ w + b
 
 
-def select_alpha(x: np.ndarray, y: np.ndarray, groups: np.ndarray, score_fn, seed: int,
-                 alphas: Sequence[float] = DEFAULT_ALPHAS, folds: int = 3) -> float:
+def select_alpha(x: np.ndarray,
+                 y: np.ndarray,
+                 groups: np.ndarray,
+                 score_fn,
+                 seed: int,
+                 alphas: Sequence[float] = DEFAULT_ALPHAS,
+                 folds: int = 3) -> float:
     """Ridge strength with the best mean validation score over ``folds`` folds split by ``groups``
     (an image's pairs/tiles never sit on both sides). Higher ``score_fn(y_true, y_pred)`` is better."""
     uniq = np.random.default_rng(seed).permutation(np.unique(groups))
@@ -316,15 +329,17 @@ def select_alpha(x: np.ndarray, y: np.ndarray, groups: np.ndarray, score_fn, see
 
 def r2_score(y: np.ndarray, pred: np.ndarray) -> np.ndarray:
     """Per-column coefficient of determination."""
-    ss_res = ((y - pred) ** 2).sum(0)
-    ss_tot = ((y - y.mean(0)) ** 2).sum(0)
+    ss_res = ((y - pred)**2).sum(0)
+    ss_tot = ((y - y.mean(0))**2).sum(0)
     return 1 - ss_res / np.maximum(ss_tot, 1e-12)
 
 
 # ------------------------------------------------------------------------------------------ output
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence]) -> str:
+
     def fmt(v):
         return f'{v:.4f}' if isinstance(v, float) else str(v)
+
     lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
     lines += ['| ' + ' | '.join(fmt(v) for v in row) + ' |' for row in rows]
     return '\n'.join(lines) + '\n'
@@ -340,7 +355,8 @@ def write_report(out_dir: str, stem: str, results: dict, table: str) -> Tuple[st
     return json_path, md_path
 
 
-def resolve_specs(checkpoints: Sequence[str], configs: Sequence[str],
+def resolve_specs(checkpoints: Sequence[str],
+                  configs: Sequence[str],
                   names: Optional[Sequence[str]] = None) -> List[Tuple[str, str, str]]:
     """Pair every checkpoint with its config (one config for all, or one each) and a display name."""
     if len(configs) not in (1, len(checkpoints)):
@@ -356,13 +372,17 @@ def resolve_specs(checkpoints: Sequence[str], configs: Sequence[str],
     return out
 
 
-def prepare_split(data_root: str, image_size: int, test_fraction: float, seed: int,
+def prepare_split(data_root: str,
+                  image_size: int,
+                  test_fraction: float,
+                  seed: int,
                   max_images: Optional[int] = None) -> dict:
     """Load an image folder, resized to ``image_size`` squared, split into train/test images."""
     paths, labels, classes = list_image_folder(data_root)
     train, test = split_train_test(labels, test_fraction, seed, max_images)
-    return dict(classes=classes,
-                train_images=load_images([paths[i] for i in train], image_size),
-                train_labels=labels[train],
-                test_images=load_images([paths[i] for i in test], image_size),
-                test_labels=labels[test])
+    return dict(
+        classes=classes,
+        train_images=load_images([paths[i] for i in train], image_size),
+        train_labels=labels[train],
+        test_images=load_images([paths[i] for i in test], image_size),
+        test_labels=labels[test])

@@ -70,8 +70,13 @@ class ScatSimCLR(BaseSelfSupervisor):
                  pretrained: Optional[str] = None,
                  data_preprocessor: Optional[Union[dict, torch.nn.Module]] = None,
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
-        super().__init__(backbone=backbone, neck=neck, head=None, pretrained=pretrained,
-                         data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        super().__init__(
+            backbone=backbone,
+            neck=neck,
+            head=None,
+            pretrained=pretrained,
+            data_preprocessor=data_preprocessor,
+            init_cfg=init_cfg)
         if pretext_start_by not in ('epoch', 'iter'):
             raise ValueError(f"pretext_start_by must be 'epoch' or 'iter', got {pretext_start_by!r}")
         if pretext_start < 0:
@@ -118,8 +123,7 @@ class ScatSimCLR(BaseSelfSupervisor):
             return z[:v1.shape[0]], z[v1.shape[0]:]
         return self.neck(self.backbone(v1))[0], self.neck(self.backbone(v2))[0]
 
-    def loss(self, inputs: List[torch.Tensor], data_samples: List[DataSample],
-             **kwargs) -> Dict[str, torch.Tensor]:
+    def loss(self, inputs: List[torch.Tensor], data_samples: List[DataSample], **kwargs) -> Dict[str, torch.Tensor]:
         """Contrastive loss of views 0/1 (+ weighted pretext loss of inputs[2:])."""
         if not isinstance(inputs, (list, tuple)) or len(inputs) < 2:
             raise ValueError('ScatSimCLR needs a list of at least 2 views (MultiView(num_views=2))')
@@ -135,11 +139,10 @@ class ScatSimCLR(BaseSelfSupervisor):
             # keep the head in the graph so DDP (find_unused_parameters=False) still syncs its grads
             losses['loss_pretext'] = sum(p.sum() for p in self.pretext_head.parameters()) * 0.
             return losses
-        x = torch.stack(inputs[2:], dim=1).flatten(0, 1)        # (N * T, C, H, W), image-major
+        x = torch.stack(inputs[2:], dim=1).flatten(0, 1)  # (N * T, C, H, W), image-major
         if self.raw_pretext_inputs:
             x = self._to_raw(x)
-        labels = torch.as_tensor(np.stack([np.asarray(s.pretext_label) for s in data_samples]),
-                                 device=x.device)
+        labels = torch.as_tensor(np.stack([np.asarray(s.pretext_label) for s in data_samples]), device=x.device)
         h = self.backbone(x)[0]
         if h.dim() > 2:  # feature maps (e.g. ResNet): global average pool, as the reference's ResNetSimCLR
             h = h.mean(dim=(2, 3))

@@ -67,13 +67,17 @@ class SCRL(BaseSelfSupervisor):
                  pretrained: Optional[str] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[Union[List[dict], dict]] = None) -> None:
-        super().__init__(backbone=backbone, neck=neck, head=head, pretrained=pretrained,
-                         data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        super().__init__(
+            backbone=backbone,
+            neck=neck,
+            head=head,
+            pretrained=pretrained,
+            data_preprocessor=data_preprocessor,
+            init_cfg=init_cfg)
         if not 0.5 <= base_tau < 1:
-            raise ValueError(
-                f'base_tau={base_tau}: SCRL takes the EMA coefficient in the reference convention '
-                '(target <- tau * target + (1 - tau) * online, e.g. 0.97 or 0.996); a small value '
-                "like 0.004 is mmpretrain CosineEMA's `momentum = 1 - tau`")
+            raise ValueError(f'base_tau={base_tau}: SCRL takes the EMA coefficient in the reference convention '
+                             '(target <- tau * target + (1 - tau) * online, e.g. 0.97 or 0.996); a small value '
+                             "like 0.004 is mmpretrain CosineEMA's `momentum = 1 - tau`")
         if image_loss_weight < 0:
             raise ValueError(f'image_loss_weight must be >= 0, got {image_loss_weight}')
         if target_init not in SCRLTargetNetwork.INIT:
@@ -92,8 +96,8 @@ class SCRL(BaseSelfSupervisor):
         if target_init == 'random':
             # the target's own modules, built from the same configs (a copy of a pre-built module
             # starts equal to it); initialised with their init_cfg when the model is
-            target = nn.Sequential(*[copy.deepcopy(cfg) if isinstance(cfg, nn.Module) else MODELS.build(cfg)
-                                     for cfg in (backbone, neck)])
+            target = nn.Sequential(
+                *[copy.deepcopy(cfg) if isinstance(cfg, nn.Module) else MODELS.build(cfg) for cfg in (backbone, neck)])
         else:
             target = copy.deepcopy(nn.Sequential(self.backbone, self.neck))  # overwritten at step 0
         self.target_net = SCRLTargetNetwork(target, base_tau, init=target_init)
@@ -110,8 +114,10 @@ class SCRL(BaseSelfSupervisor):
         Pooling runs in float32 (as torchvision's autocast rule for ``roi_align`` does), so that box
         coordinates keep sub-pixel precision when the features are half precision.
         """
-        pooled = [roi_align(f.float(), r.to(f.device, torch.float32), **self.roi_align_cfg).to(f.dtype)
-                  for f, r in zip(feats, rois)]
+        pooled = [
+            roi_align(f.float(), r.to(f.device, torch.float32), **self.roi_align_cfg).to(f.dtype)
+            for f, r in zip(feats, rois)
+        ]
         return torch.cat(pooled).mean(dim=(2, 3), keepdim=True)
 
     def box_rois(self, boxes: SCRLBoxes, views: List[Tensor]) -> Tuple[List[Tensor], bool]:
@@ -150,8 +156,7 @@ class SCRL(BaseSelfSupervisor):
             return torch.zeros((), device=device)
         return float(num_boxes) / mean_per_rank
 
-    def loss(self, inputs: List[Tensor], data_samples: List[DataSample],
-             **kwargs) -> Dict[str, Tensor]:
+    def loss(self, inputs: List[Tensor], data_samples: List[DataSample], **kwargs) -> Dict[str, Tensor]:
         """Compute the SCRL loss of a batch of two views.
 
         Args:
@@ -191,8 +196,9 @@ class SCRL(BaseSelfSupervisor):
             loss = loss * weight
 
         device = loss.device
-        extras = dict(num_boxes=torch.tensor(float(boxes.num_boxes), device=device),
-                      valid_images=boxes.valid.any(dim=1).float().mean().to(device))
+        extras = dict(
+            num_boxes=torch.tensor(float(boxes.num_boxes), device=device),
+            valid_images=boxes.valid.any(dim=1).float().mean().to(device))
         if self.image_loss_weight <= 0:
             return dict(loss=loss, **extras)
         online_img = self.neck([torch.cat(feats).mean(dim=(2, 3), keepdim=True)])[0]

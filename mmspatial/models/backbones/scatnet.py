@@ -84,7 +84,7 @@ class ScatNet(BaseModule):
             channels = planes
         self.layers = nn.Sequential(*layers)
         self.pool = nn.AdaptiveAvgPool2d(pool_size)
-        self.out_channels = channels * pool_size ** 2 if flatten else channels
+        self.out_channels = channels * pool_size**2 if flatten else channels
 
     @property
     def scat_norm(self) -> nn.Module:

@@ -40,7 +40,7 @@ _CPU_CHUNK_BYTES = 16 << 20
 
 def padded_size(size: int, J: int) -> int:
     """kymatio's ``compute_padding``: at least 2^J of reflection padding, rounded to a multiple of 2^J."""
-    return ((size + 2 ** J) // 2 ** J + 1) * 2 ** J
+    return ((size + 2**J) // 2**J + 1) * 2**J
 
 
 def _gabor_2d(M: int, N: int, sigma: float, theta: float, xi: float, slant: float = 1.0) -> np.ndarray:
@@ -67,7 +67,7 @@ def _morlet_2d(M: int, N: int, sigma: float, theta: float, xi: float, slant: flo
 def _band_mask(n: int, res: int) -> np.ndarray:
     """1-D factor of kymatio's ``periodize_filter_fft`` mask (zeroes the band that would alias)."""
     mask = np.ones(n)
-    start, length = int(n * 2 ** (-res - 1)), int(n * (1 - 2 ** (-res)))
+    start, length = int(n * 2**(-res - 1)), int(n * (1 - 2**(-res)))
     mask[start:start + length] = 0
     return mask
 
@@ -75,7 +75,7 @@ def _band_mask(n: int, res: int) -> np.ndarray:
 def periodize_filter(filt: np.ndarray, res: int) -> np.ndarray:
     """kymatio ``periodize_filter_fft`` on the last two axes: mask the aliasing band, fold by 2^res."""
     M, N = filt.shape[-2:]
-    k = 2 ** res
+    k = 2**res
     filt = filt * _band_mask(M, res)[:, None] * _band_mask(N, res)[None, :]
     return filt.reshape(filt.shape[:-2] + (k, M // k, k, N // k)).sum(axis=(-4, -2))
 
@@ -93,9 +93,9 @@ def morlet_filter_bank(M: int, N: int, J: int, L: int) -> Dict[str, np.ndarray]:
     for j in range(J):
         for t in range(L):
             theta = (int(L - L / 2 - 1) - t) * np.pi / L
-            wave = _morlet_2d(M, N, 0.8 * 2 ** j, theta, 3.0 / 4.0 * np.pi / 2 ** j, 4.0 / L)
+            wave = _morlet_2d(M, N, 0.8 * 2**j, theta, 3.0 / 4.0 * np.pi / 2**j, 4.0 / L)
             psi[j, t] = np.real(np.fft.fft2(wave))
-    sigma = 0.8 * 2 ** (J - 1)
+    sigma = 0.8 * 2**(J - 1)
 
     def gauss_1d(n: int) -> np.ndarray:
         x = np.arange(n)[None, :] + n * np.arange(-2, 3)[:, None]
@@ -112,14 +112,14 @@ def _lowpass_operator(phi: np.ndarray, res: int, J: int) -> np.ndarray:
     It is real: the periodised, band-masked Gaussian stays even modulo the signal length (the padded
     sizes are multiples of 2^J), so the complex part is rounding noise; checked here.
     """
-    n = phi.shape[0] // 2 ** res
-    n_out = phi.shape[0] // 2 ** J
+    n = phi.shape[0] // 2**res
+    n_out = phi.shape[0] // 2**J
     k = n // n_out
-    phi_res = (phi * _band_mask(phi.shape[0], res)).reshape(2 ** res, n).sum(0)
-    fwd = np.exp(-2j * np.pi * np.outer(np.arange(n), np.arange(n)) / n)      # DFT (n x n)
-    fold = np.tile(np.eye(n_out), (1, k)) / k                                 # mean-periodisation
+    phi_res = (phi * _band_mask(phi.shape[0], res)).reshape(2**res, n).sum(0)
+    fwd = np.exp(-2j * np.pi * np.outer(np.arange(n), np.arange(n)) / n)  # DFT (n x n)
+    fold = np.tile(np.eye(n_out), (1, k)) / k  # mean-periodisation
     inv = np.exp(2j * np.pi * np.outer(np.arange(n_out), np.arange(n_out)) / n_out) / n_out
-    op = (inv @ fold @ (phi_res[:, None] * fwd))[1:-1]                        # kymatio's unpad
+    op = (inv @ fold @ (phi_res[:, None] * fwd))[1:-1]  # kymatio's unpad
     if np.abs(op.imag).max() > 1e-9 * np.abs(op.real).max():
         raise ValueError('the low-pass operator is unexpectedly complex')
     return op.real
@@ -186,19 +186,23 @@ class FastScattering2D(nn.Module):
         H' = Hpad / 2^J - 2 (= H / 2^J when H is a multiple of 2^J).
     """
 
-    def __init__(self, shape: Sequence[int], J: int = 2, L: int = 16, flatten: bool = True,
+    def __init__(self,
+                 shape: Sequence[int],
+                 J: int = 2,
+                 L: int = 16,
+                 flatten: bool = True,
                  cpu_chunk: Optional[int] = None) -> None:
         super().__init__()
         if J < 1 or L < 1:
             raise ValueError(f'J and L must be >= 1, got J={J}, L={L}')
         M, N = int(shape[0]), int(shape[1])
-        if 2 ** J > M or 2 ** J > N:
+        if 2**J > M or 2**J > N:
             raise ValueError(f'the input size {(M, N)} must be at least 2^J = {2 ** J}')
         self.shape, self.J, self.L, self.flatten = (M, N), J, L, flatten
         Mp, Np = padded_size(M, J), padded_size(N, J)
         self.padded_shape = (Mp, Np)
         self.num_paths = 1 + J * L + L * L * J * (J - 1) // 2
-        self.out_shape = (Mp // 2 ** J - 2, Np // 2 ** J - 2)
+        self.out_shape = (Mp // 2**J - 2, Np // 2**J - 2)
         if cpu_chunk is None:  # keep the largest intermediate (complex second-order maps) cache-sized
             largest = L * L * Mp * Np // 4 if J > 1 else L * Mp * Np
             cpu_chunk = max(1, _CPU_CHUNK_BYTES // (8 * largest))
@@ -212,12 +216,12 @@ class FastScattering2D(nn.Module):
         f32 = lambda a: torch.from_numpy(np.ascontiguousarray(a)).float()  # noqa: E731
         # first order: psi_(j1, .) at resolution 0, folded by 2^j1; the 1/k^2 of the mean is folded in.
         for j1 in range(J):
-            self.register_buffer(f'psi1_{j1}', f32(self._alias_layout(bank['psi'][j1], 2 ** j1)))
+            self.register_buffer(f'psi1_{j1}', f32(self._alias_layout(bank['psi'][j1], 2**j1)))
         # second order: psi_(j2, .) at resolution j1, folded by 2^(j2 - j1).
         for j1 in range(J - 1):
             for j2 in range(j1 + 1, J):
                 psi = periodize_filter(bank['psi'][j2], j1)
-                self.register_buffer(f'psi2_{j1}_{j2}', f32(self._alias_layout(psi, 2 ** (j2 - j1))))
+                self.register_buffer(f'psi2_{j1}_{j2}', f32(self._alias_layout(psi, 2**(j2 - j1))))
         # low-pass at every resolution: S = A U B^T with real A (H' x P_j), B (W' x Q_j)
         for j in range(J):
             self.register_buffer(f'lp_rows_{j}', f32(_lowpass_operator(bank['phi_rows'], j, J)))
@@ -298,19 +302,20 @@ class FastScattering2D(nn.Module):
         """(B, H, W) real -> (B, K, H', W')."""
         J, L, B = self.J, self.L, x.shape[0]
         h, w = self.out_shape
-        x = x.index_select(-2, self.pad_rows).index_select(-1, self.pad_cols)   # (B, P, Q)
-        spec = _full_spectrum(x)                                 # the one FFT per input map
-        parts = [self._lowpass(x, 0).reshape(1, B, h, w)]        # order 0
+        x = x.index_select(-2, self.pad_rows).index_select(-1, self.pad_cols)  # (B, P, Q)
+        spec = _full_spectrum(x)  # the one FFT per input map
+        parts = [self._lowpass(x, 0).reshape(1, B, h, w)]  # order 0
         order2 = []
         for j1 in range(J):
-            u1 = self._wavelet_modulus(spec, f'psi1_{j1}')      # (L, B, P1, Q1)
-            parts.append(self._lowpass(u1, j1))                  # order 1, theta1-major
+            u1 = self._wavelet_modulus(spec, f'psi1_{j1}')  # (L, B, P1, Q1)
+            parts.append(self._lowpass(u1, j1))  # order 1, theta1-major
             if j1 == J - 1:
                 continue
-            u1_spec = _full_spectrum(u1.flatten(0, 1))           # (L*B, P1, Q1), theta1-major
+            u1_spec = _full_spectrum(u1.flatten(0, 1))  # (L*B, P1, Q1), theta1-major
             # (j2, theta2, theta1, b) maps; kymatio's order is theta1, j2, theta2
-            s2 = torch.stack([self._lowpass(self._wavelet_modulus(u1_spec, f'psi2_{j1}_{j2}'), j2)
-                              for j2 in range(j1 + 1, J)]).reshape(J - 1 - j1, L, L, B, h, w)
+            s2 = torch.stack([
+                self._lowpass(self._wavelet_modulus(u1_spec, f'psi2_{j1}_{j2}'), j2) for j2 in range(j1 + 1, J)
+            ]).reshape(J - 1 - j1, L, L, B, h, w)
             order2.append(s2.permute(2, 0, 1, 3, 4, 5).reshape(-1, B, h, w))
         return torch.cat(parts + order2).transpose(0, 1).contiguous()
 

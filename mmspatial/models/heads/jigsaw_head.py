@@ -30,8 +30,13 @@ class JigsawHead(BaseModule):
         init_cfg (dict, optional): defaults to None (PyTorch's default init, as the reference).
     """
 
-    def __init__(self, in_channels: int = 2048, tile_channels: int = 512, hid_channels: int = 4096,
-                 num_tiles: int = 9, num_classes: int = 35, dropout: float = 0.5,
+    def __init__(self,
+                 in_channels: int = 2048,
+                 tile_channels: int = 512,
+                 hid_channels: int = 4096,
+                 num_tiles: int = 9,
+                 num_classes: int = 35,
+                 dropout: float = 0.5,
                  loss: dict = dict(type='CrossEntropyLoss'),
                  init_cfg: Optional[Union[dict, list]] = None) -> None:
         super().__init__(init_cfg=init_cfg)
@@ -49,5 +54,4 @@ class JigsawHead(BaseModule):
     def loss(self, feats: torch.Tensor, labels: torch.Tensor) -> Dict[str, torch.Tensor]:
         """Tile features (B * num_tiles, C), permutation indices (B,) -> loss and accuracy."""
         logits, labels = self(feats), labels.reshape(-1)
-        return dict(loss=self.loss_module(logits, labels),
-                    acc=(logits.argmax(1) == labels).float().mean().detach())
+        return dict(loss=self.loss_module(logits, labels), acc=(logits.argmax(1) == labels).float().mean().detach())

@@ -35,8 +35,11 @@ class RotationHead(BaseModule):
         init_cfg (dict, optional): defaults to None (PyTorch's default init, as the reference).
     """
 
-    def __init__(self, in_channels: int = 2048, hid_channels: Sequence[int] = (512, 128),
-                 num_classes: int = 4, dropout: float = 0.5,
+    def __init__(self,
+                 in_channels: int = 2048,
+                 hid_channels: Sequence[int] = (512, 128),
+                 num_classes: int = 4,
+                 dropout: float = 0.5,
                  loss: dict = dict(type='CrossEntropyLoss'),
                  init_cfg: Optional[Union[dict, list]] = None) -> None:
         super().__init__(init_cfg=init_cfg)
@@ -51,5 +54,4 @@ class RotationHead(BaseModule):
     def loss(self, feats: torch.Tensor, labels: torch.Tensor) -> Dict[str, torch.Tensor]:
         """Features (M, C) of all rotated images, labels (M,) or (B, 4) -> loss and accuracy."""
         logits, labels = self(feats), labels.reshape(-1)
-        return dict(loss=self.loss_module(logits, labels),
-                    acc=(logits.argmax(1) == labels).float().mean().detach())
+        return dict(loss=self.loss_module(logits, labels), acc=(logits.argmax(1) == labels).float().mean().detach())

@@ -58,8 +58,7 @@ class NTXentLoss(nn.Module):
         loss_weight (float): multiplier of the loss. Defaults to 1.0.
     """
 
-    def __init__(self, temperature: float = 0.5, gather_distributed: bool = True,
-                 loss_weight: float = 1.0) -> None:
+    def __init__(self, temperature: float = 0.5, gather_distributed: bool = True, loss_weight: float = 1.0) -> None:
         super().__init__()
         if temperature <= 0:
             raise ValueError(f'temperature must be > 0, got {temperature}')
@@ -72,13 +71,13 @@ class NTXentLoss(nn.Module):
             raise ValueError(f'expected two (N, D) tensors of equal shape, got {z1.shape}, {z2.shape}')
         n = z1.shape[0]
         z1, z2 = F.normalize(z1, dim=1), F.normalize(z2, dim=1)
-        queries = torch.cat([z1, z2])                               # (2N, D), this rank
+        queries = torch.cat([z1, z2])  # (2N, D), this rank
         rank, n_all = 0, n
         if self.gather_distributed and get_world_size() > 1:
             rank = get_rank()
             z1, z2 = gather_with_grad(z1), gather_with_grad(z2)
             n_all = z1.shape[0]
-        keys = torch.cat([z1, z2])                                  # (2N_all, D): [views 1 | views 2]
+        keys = torch.cat([z1, z2])  # (2N_all, D): [views 1 | views 2]
         logits = queries @ keys.t() / self.temperature
         local = torch.arange(n, device=logits.device) + rank * n  # this rank's images among the keys
         self_idx = torch.cat([local, local + n_all])

@@ -35,25 +35,26 @@ class ViTSimpleFPN(BaseModule):
         init_cfg (dict, optional): initialisation config.
     """
 
-    def __init__(self, in_channels: int, scale_factors: Sequence[float] = (4, 2, 1, 0.5),
+    def __init__(self,
+                 in_channels: int,
+                 scale_factors: Sequence[float] = (4, 2, 1, 0.5),
                  norm_cfg: dict = dict(type='SyncBN', requires_grad=True),
-                 act_cfg: dict = dict(type='GELU'), init_cfg=None) -> None:
+                 act_cfg: dict = dict(type='GELU'),
+                 init_cfg=None) -> None:
         super().__init__(init_cfg=init_cfg)
         bad = [s for s in scale_factors if float(s) not in _SCALES]
         if bad:
             raise ValueError(f'ViTSimpleFPN: scale_factors must be in {_SCALES}, got {bad}')
         self.in_channels = in_channels
         self.scale_factors = tuple(float(s) for s in scale_factors)
-        self.ops = nn.ModuleList([self._branch(s, in_channels, norm_cfg, act_cfg)
-                                  for s in self.scale_factors])
+        self.ops = nn.ModuleList([self._branch(s, in_channels, norm_cfg, act_cfg) for s in self.scale_factors])
 
     @staticmethod
     def _branch(scale: float, c: int, norm_cfg: dict, act_cfg: dict) -> nn.Module:
         if scale == 4:
             return nn.Sequential(
                 nn.ConvTranspose2d(c, c, kernel_size=2, stride=2),
-                build_norm_layer(norm_cfg, c)[1],
-                build_activation_layer(act_cfg),
+                build_norm_layer(norm_cfg, c)[1], build_activation_layer(act_cfg),
                 nn.ConvTranspose2d(c, c, kernel_size=2, stride=2))
         if scale == 2:
             return nn.ConvTranspose2d(c, c, kernel_size=2, stride=2)

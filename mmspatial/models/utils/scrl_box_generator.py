@@ -129,8 +129,7 @@ class SCRLBoxGenerator:
         crop = view.crop_bbox.float()
         return view.view_size.float().flip(-1) / (crop[:, 2:] - crop[:, :2])
 
-    def sample_canonical(self, size: Tensor, shape, generator: Optional[torch.Generator] = None
-                         ) -> Tensor:
+    def sample_canonical(self, size: Tensor, shape, generator: Optional[torch.Generator] = None) -> Tensor:
         """Draw integer boxes in canonical frames of sizes ``size (B, 2)``.
 
         Args:
@@ -161,12 +160,16 @@ class SCRLBoxGenerator:
         scale = torch.cat([scale, scale], dim=1).view(shape)  # (sx, sy, sx, sy)
         return clip_boxes(view.image_to_view(origin + boxes / scale), view.view_size)
 
-    def __call__(self, view1: ViewGeometry, view2: ViewGeometry,
+    def __call__(self,
+                 view1: ViewGeometry,
+                 view2: ViewGeometry,
                  generator: Optional[torch.Generator] = None) -> SCRLBoxes:
         return self.generate(view1, view2, generator)
 
     @torch.no_grad()
-    def generate(self, view1: ViewGeometry, view2: ViewGeometry,
+    def generate(self,
+                 view1: ViewGeometry,
+                 view2: ViewGeometry,
                  generator: Optional[torch.Generator] = None) -> SCRLBoxes:
         """Sample box pairs for a batch.
 
@@ -190,11 +193,9 @@ class SCRLBoxGenerator:
             chosen = self._sample_with_rejection(size, valid, generator)
         else:  # no filtering: every box is the first draw (reference: `iou_threshold == 1.0`)
             chosen = self.sample_canonical(size, (self.num_boxes, ), generator)
-        return SCRLBoxes(self.to_view(chosen, inter, scale, view1),
-                         self.to_view(chosen, inter, scale, view2), valid)
+        return SCRLBoxes(self.to_view(chosen, inter, scale, view1), self.to_view(chosen, inter, scale, view2), valid)
 
-    def _sample_with_rejection(self, size: Tensor, valid: Tensor,
-                               generator: Optional[torch.Generator]) -> Tensor:
+    def _sample_with_rejection(self, size: Tensor, valid: Tensor, generator: Optional[torch.Generator]) -> Tensor:
         """Draw boxes one by one per image, redrawing those that overlap earlier ones too much.
 
         Distributionally this is the reference loop: box ``k`` is the first of up to ``max_tries``

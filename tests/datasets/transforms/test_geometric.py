@@ -8,8 +8,7 @@ import torch
 from mmengine.dataset import default_collate
 from mmpretrain.registry import MODELS, TRANSFORMS
 
-from mmspatial.geometry import (box_intersection, boxes_image_to_view, collect_view_geometry,
-                                GEOMETRY_KEYS)
+from mmspatial.geometry import GEOMETRY_KEYS, box_intersection, boxes_image_to_view, collect_view_geometry
 
 
 def textured_image(h=120, w=200, seed=0):
@@ -17,8 +16,7 @@ def textured_image(h=120, w=200, seed=0):
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[0:h, 0:w]
     img = np.stack([xx * 255 / w, yy * 255 / h, (xx + yy) * 127 / (h + w)], -1)
-    blocks = cv2.resize(rng.uniform(0, 120, (h // 10, w // 10, 3)), (w, h),
-                        interpolation=cv2.INTER_NEAREST)
+    blocks = cv2.resize(rng.uniform(0, 120, (h // 10, w // 10, 3)), (w, h), interpolation=cv2.INTER_NEAREST)
     return np.clip(img * 0.6 + blocks, 0, 255).astype(np.uint8)
 
 
@@ -32,8 +30,7 @@ def build(cfg):
 
 
 def test_registered_by_name():
-    for name in ('RandomResizedCropWithBox', 'RandomFlipWithFlag', 'ResizeWithBox',
-                 'MultiViewWithGeometry'):
+    for name in ('RandomResizedCropWithBox', 'RandomFlipWithFlag', 'ResizeWithBox', 'MultiViewWithGeometry'):
         assert TRANSFORMS.get(name) is not None, name
 
 
@@ -53,8 +50,10 @@ def test_crop_records_box_of_shown_pixels():
 def test_flip_toggles_and_composes_with_crop():
     np.random.seed(1)
     img = textured_image()
-    pipe = [dict(type='RandomFlipWithFlag', prob=1.0),
-            dict(type='RandomResizedCropWithBox', scale=40, crop_ratio_range=(0.3, 0.5))]
+    pipe = [
+        dict(type='RandomFlipWithFlag', prob=1.0),
+        dict(type='RandomResizedCropWithBox', scale=40, crop_ratio_range=(0.3, 0.5))
+    ]
     out = dict(img=img.copy())
     for cfg in pipe:
         out = build(cfg)(out)
@@ -79,9 +78,11 @@ def test_crop_after_resize_maps_to_original_pixels():
 
 def test_untracked_geometric_transform_is_rejected():
     img = textured_image()
-    pipe = [dict(type='RandomResizedCropWithBox', scale=32),
-            dict(type='Resize', scale=(16, 16)),  # mmpretrain/mmcv resize: does not track geometry
-            dict(type='RandomFlipWithFlag', prob=1.0)]
+    pipe = [
+        dict(type='RandomResizedCropWithBox', scale=32),
+        dict(type='Resize', scale=(16, 16)),  # mmpretrain/mmcv resize: does not track geometry
+        dict(type='RandomFlipWithFlag', prob=1.0)
+    ]
     out = dict(img=img.copy())
     with pytest.raises(RuntimeError, match='does not record'):
         for cfg in pipe:
@@ -90,8 +91,10 @@ def test_untracked_geometric_transform_is_rejected():
 
 def _two_views(img, seed, flips=(0.5, 0.5), scale=(0.2, 1.0), size=(64, 64)):
     np.random.seed(seed)
-    views = [[dict(type='RandomResizedCropWithBox', scale=size, crop_ratio_range=scale),
-              dict(type='RandomFlipWithFlag', prob=p)] for p in flips]
+    views = [[
+        dict(type='RandomResizedCropWithBox', scale=size, crop_ratio_range=scale),
+        dict(type='RandomFlipWithFlag', prob=p)
+    ] for p in flips]
     mv = build(dict(type='MultiViewWithGeometry', num_views=[1, 1], transforms=views))
     return mv(dict(img=img.copy(), img_path='x.png'))
 
@@ -106,8 +109,7 @@ def test_intersection_box_shows_same_content_in_both_views(seed):
         pytest.skip('views happen not to overlap for this seed')
     crops = []
     for v in range(2):
-        vb = boxes_image_to_view(inter, boxes[v], bool(out['view_flips'][v]),
-                                 torch.as_tensor(out['view_shapes'][v]))
+        vb = boxes_image_to_view(inter, boxes[v], bool(out['view_flips'][v]), torch.as_tensor(out['view_shapes'][v]))
         crop = crop_resize(out['img'][v], vb.tolist(), 16)
         if out['view_flips'][v]:
             crop = crop[:, ::-1]
@@ -120,8 +122,8 @@ def test_intersection_box_shows_same_content_in_both_views(seed):
 def test_crop_touching_border_and_tiny_image():
     np.random.seed(3)
     img = textured_image(20, 30)  # smaller than the output: upsampled, box stays inside the image
-    t = build(dict(type='RandomResizedCropWithBox', scale=64, crop_ratio_range=(0.99, 1.0),
-                   aspect_ratio_range=(1.5, 1.5)))
+    t = build(
+        dict(type='RandomResizedCropWithBox', scale=64, crop_ratio_range=(0.99, 1.0), aspect_ratio_range=(1.5, 1.5)))
     out = t(dict(img=img.copy()))
     assert out['img'].shape[:2] == (64, 64)
     x1, y1, x2, y2 = out['crop_bbox']
@@ -131,8 +133,8 @@ def test_crop_touching_border_and_tiny_image():
 
 def test_fallback_central_crop_when_ratio_impossible():
     np.random.seed(0)
-    t = build(dict(type='RandomResizedCropWithBox', scale=16, crop_ratio_range=(1.0, 1.0),
-                   aspect_ratio_range=(4.0, 4.0)))
+    t = build(
+        dict(type='RandomResizedCropWithBox', scale=16, crop_ratio_range=(1.0, 1.0), aspect_ratio_range=(4.0, 4.0)))
     out = t(dict(img=textured_image(40, 40)))
     x1, y1, x2, y2 = out['crop_bbox']
     assert (x2 - x1, y2 - y1) == (40, 10) and y1 == 15
@@ -140,10 +142,16 @@ def test_fallback_central_crop_when_ratio_impossible():
 
 def test_geometry_survives_collate_and_preprocessor():
     img = textured_image()
-    pipe = [dict(type='MultiViewWithGeometry', num_views=[1, 1], transforms=[
-                [dict(type='RandomResizedCropWithBox', scale=32), dict(type='RandomFlipWithFlag')],
-                [dict(type='RandomResizedCropWithBox', scale=32), dict(type='RandomFlipWithFlag')]]),
-            dict(type='PackInputs', algorithm_keys=list(GEOMETRY_KEYS))]
+    pipe = [
+        dict(
+            type='MultiViewWithGeometry',
+            num_views=[1, 1],
+            transforms=[[dict(type='RandomResizedCropWithBox', scale=32),
+                         dict(type='RandomFlipWithFlag')],
+                        [dict(type='RandomResizedCropWithBox', scale=32),
+                         dict(type='RandomFlipWithFlag')]]),
+        dict(type='PackInputs', algorithm_keys=list(GEOMETRY_KEYS))
+    ]
     samples = []
     for seed in range(3):
         np.random.seed(seed)
@@ -152,8 +160,7 @@ def test_geometry_survives_collate_and_preprocessor():
             out = build(cfg)(out)
         samples.append(out)
     batch = default_collate(samples)
-    pre = MODELS.build(dict(type='SelfSupDataPreprocessor', mean=[0, 0, 0], std=[1, 1, 1],
-                            to_rgb=True))
+    pre = MODELS.build(dict(type='SelfSupDataPreprocessor', mean=[0, 0, 0], std=[1, 1, 1], to_rgb=True))
     data = pre(batch, training=True)
     assert len(data['inputs']) == 2 and data['inputs'][0].shape == (3, 3, 32, 32)
     views = collect_view_geometry(data['data_samples'])

@@ -15,8 +15,8 @@ def _steps(pipeline):
 
 def test_views_sizes_and_geometry():
     np.random.seed(0)
-    t = TRANSFORMS.build(dict(type='DINOMultiCrop', global_crop_size=64, local_crop_size=32,
-                              num_local_crops=3, color_jitter=JITTER))
+    t = TRANSFORMS.build(
+        dict(type='DINOMultiCrop', global_crop_size=64, local_crop_size=32, num_local_crops=3, color_jitter=JITTER))
     img = np.random.randint(0, 256, (96, 128, 3), np.uint8)
     out = t(dict(img=img))
     assert [v.shape for v in out['img']] == [(64, 64, 3)] * 2 + [(32, 32, 3)] * 3
@@ -42,11 +42,11 @@ def test_reference_augmentations_per_crop():
         assert s['RandomApply'].prob == 0.8
         jitter = s['RandomApply'].transforms.transforms[0]
         assert type(jitter).__name__ == 'SafeHueColorJitter'
-        assert (jitter.brightness, jitter.contrast, jitter.saturation, jitter.hue) == (
-            (0.6, 1.4), (0.6, 1.4), (0.8, 1.2), (-0.1, 0.1))
+        assert (jitter.brightness, jitter.contrast, jitter.saturation, jitter.hue) == ((0.6, 1.4), (0.6, 1.4),
+                                                                                       (0.8, 1.2), (-0.1, 0.1))
         assert s['RandomGrayscale'].prob == 0.2
-    selfpatch = TRANSFORMS.build(dict(type='DINOMultiCrop', global_crop_scale=(0.25, 1.0),
-                                      local_crop_scale=(0.05, 0.25)))
+    selfpatch = TRANSFORMS.build(
+        dict(type='DINOMultiCrop', global_crop_scale=(0.25, 1.0), local_crop_scale=(0.05, 0.25)))
     assert _steps(selfpatch.pipelines[2])['RandomResizedCropWithBox'].crop_ratio_range == (0.05, 0.25)
     assert TRANSFORMS.build(dict(type='DINOMultiCrop', num_local_crops=0)).num_views == [1, 1]
 

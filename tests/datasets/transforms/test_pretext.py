@@ -13,8 +13,12 @@ def test_rotation_labels_match_cv2_rotations():
     """Label k = the reference's k-th image: original, cv2 90 CW, 180, 90 CCW."""
     img = np.random.default_rng(0).integers(0, 256, (6, 9, 3), dtype=np.uint8)  # non-square on purpose
     out = TRANSFORMS.build(dict(type='RotationPretext', transforms=[]))(dict(img=img))
-    expected = [img, cv2.rotate(img, cv2.ROTATE_90_CLOCKWISE), cv2.rotate(img, cv2.ROTATE_180),
-                cv2.rotate(img, cv2.ROTATE_90_COUNTERCLOCKWISE)]
+    expected = [
+        img,
+        cv2.rotate(img, cv2.ROTATE_90_CLOCKWISE),
+        cv2.rotate(img, cv2.ROTATE_180),
+        cv2.rotate(img, cv2.ROTATE_90_COUNTERCLOCKWISE)
+    ]
     assert out['pretext_label'].tolist() == [0, 1, 2, 3]
     for got, want in zip(out['pretext_img'], expected):
         assert np.array_equal(got, want)
@@ -95,8 +99,7 @@ def test_permutations_file_is_loaded_and_used(tmp_path):
 
 
 def test_permutations_file_is_validated(tmp_path):
-    good = np.stack([np.roll(np.arange(9), k) for k in range(9)] +
-                    [np.roll(np.arange(9)[::-1], k) for k in range(9)] +
+    good = np.stack([np.roll(np.arange(9), k) for k in range(9)] + [np.roll(np.arange(9)[::-1], k) for k in range(9)] +
                     [np.random.default_rng(k).permutation(9) for k in range(17)])
     assert len({tuple(p) for p in good.tolist()}) == 35
     with pytest.raises(ValueError, match=r'short\.npy.*shape \(35, 9\).*\(34, 9\)'):
@@ -153,9 +156,9 @@ def test_cv2_blur_kernel_rule(size, kernel):
     img = np.random.default_rng(0).integers(0, 256, (size, size, 3), dtype=np.uint8)
     blur = TRANSFORMS.build(dict(type='CV2GaussianBlur', prob=1.0))
     np.random.seed(5)
-    out = blur(dict(img=Image.fromarray(img)))['img']          # PIL in, array out (as the reference)
+    out = blur(dict(img=Image.fromarray(img)))['img']  # PIL in, array out (as the reference)
     np.random.seed(5)
-    np.random.random_sample()                                   # the probability draw
+    np.random.random_sample()  # the probability draw
     sigma = 1.9 * np.random.random_sample() + 0.1
     assert isinstance(out, np.ndarray)
     assert np.array_equal(out, cv2.GaussianBlur(img, (kernel, kernel), sigma))

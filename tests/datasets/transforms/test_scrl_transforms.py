@@ -37,8 +37,7 @@ def test_resize_blur_probability_and_factors():
     assert len(outputs) == 3  # one result per factor in (1.1, 1.2, 1.5)
     np.random.seed(0)
     sometimes = TRANSFORMS.build(dict(type='ResizeBlur', prob=0.1))
-    changed = sum(not np.array_equal(sometimes.transform(dict(img=img.copy()))['img'], img)
-                  for _ in range(400))
+    changed = sum(not np.array_equal(sometimes.transform(dict(img=img.copy()))['img'], img) for _ in range(400))
     assert 20 <= changed <= 65  # ~Binomial(400, 0.1)
 
 

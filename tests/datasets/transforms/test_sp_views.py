@@ -33,14 +33,18 @@ def test_output_geometry_and_content():
 def test_independent_of_host_views_and_keys():
     np.random.seed(1)
     pipeline = [
-        dict(type='SpatialPredictionViews', scale=24, pipeline=[
-            dict(type='RandomApply', transforms=[dict(type='SafeHueColorJitter', brightness=0.4,
-                                                       contrast=0.4, saturation=0.2, hue=0.1)],
-                 prob=0.8),
-            dict(type='RandomGrayscale', prob=0.2, keep_channels=True),
-            dict(type='GaussianBlur', magnitude_range=(0.1, 2.0), magnitude_std='inf', prob=0.5)]),
-        dict(type='MultiViewWithGeometry', num_views=2,
-             transforms=[[dict(type='RandomResizedCropWithBox', scale=32)]]),
+        dict(
+            type='SpatialPredictionViews',
+            scale=24,
+            pipeline=[
+                dict(
+                    type='RandomApply',
+                    transforms=[dict(type='SafeHueColorJitter', brightness=0.4, contrast=0.4, saturation=0.2, hue=0.1)],
+                    prob=0.8),
+                dict(type='RandomGrayscale', prob=0.2, keep_channels=True),
+                dict(type='GaussianBlur', magnitude_range=(0.1, 2.0), magnitude_std='inf', prob=0.5)
+            ]),
+        dict(type='MultiViewWithGeometry', num_views=2, transforms=[[dict(type='RandomResizedCropWithBox', scale=32)]]),
         dict(type='PackInputs', algorithm_keys=list(SP_KEYS) + ['view_bboxes']),
     ]
     from mmcv.transforms import Compose
@@ -55,8 +59,8 @@ def test_independent_of_host_views_and_keys():
 
 def test_non_overlap_and_flip():
     np.random.seed(2)
-    t = SpatialPredictionViews(num_pairs=8, scale=16, pipeline=[], max_iou=0.0, flip_prob=1.0,
-                               crop_ratio_range=(0.05, 0.2))
+    t = SpatialPredictionViews(
+        num_pairs=8, scale=16, pipeline=[], max_iou=0.0, flip_prob=1.0, crop_ratio_range=(0.05, 0.2))
     out = t(dict(img=_image()))
     b = torch.as_tensor(out['sp_boxes']).reshape(8, 2, 4)
     iou = box_iou_pairwise(b[:, :1], b[:, 1:])[:, 0, 0]
@@ -71,8 +75,9 @@ def test_composes_with_tracked_resize():
     np.random.seed(3)
     results = dict(img=_image(), ori_shape=(96, 128))
     results = TRANSFORMS.build(dict(type='ResizeWithBox', scale=(48, 64)))(results)
-    out = SpatialPredictionViews(scale=16, pipeline=[], crop_ratio_range=(0.5, 0.5),
-                                 aspect_ratio_range=(4 / 3, 4 / 3))(results)
+    out = SpatialPredictionViews(
+        scale=16, pipeline=[], crop_ratio_range=(0.5, 0.5), aspect_ratio_range=(4 / 3, 4 / 3))(
+            results)
     w, h = out['sp_boxes'][:, 2] - out['sp_boxes'][:, 0], out['sp_boxes'][:, 3] - out['sp_boxes'][:, 1]
     # sampled on the 48x64 image: area 1536, w/h 4/3 -> 45 x 34 px; reported in original pixels
     assert np.allclose(w, 2 * 45) and np.allclose(h, 2 * 34)

@@ -2,7 +2,6 @@
 import json
 
 import pytest
-import torch
 from mmengine.runner import Runner
 from mmpretrain.registry import HOOKS, MODELS
 from torch import nn
@@ -11,48 +10,70 @@ import mmspatial  # noqa: F401  (registers KNNMonitorHook, SyntheticScenes, *Wit
 from mmspatial.engine.hooks.knn_monitor_hook import KNNMonitorHook, resolve_backbone
 
 SIZE = 32
-VIEW = [dict(type='RandomResizedCropWithBox', scale=SIZE, crop_ratio_range=(0.2, 1.)),
-        dict(type='RandomFlipWithFlag', prob=0.5)]
+VIEW = [
+    dict(type='RandomResizedCropWithBox', scale=SIZE, crop_ratio_range=(0.2, 1.)),
+    dict(type='RandomFlipWithFlag', prob=0.5)
+]
 KNN_PIPELINE = [dict(type='ResizeWithBox', scale=SIZE), dict(type='PackInputs')]
-PREPROCESSOR = dict(type='SelfSupDataPreprocessor', mean=[123.675, 116.28, 103.53],
-                    std=[58.395, 57.12, 57.375], to_rgb=True)
+PREPROCESSOR = dict(
+    type='SelfSupDataPreprocessor', mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], to_rgb=True)
 
 
 def byol_model():
     return dict(
-        type='BYOL', base_momentum=0.01, data_preprocessor=PREPROCESSOR,
+        type='BYOL',
+        base_momentum=0.01,
+        data_preprocessor=PREPROCESSOR,
         backbone=dict(type='ResNet', depth=18),
-        neck=dict(type='NonLinearNeck', in_channels=512, hid_channels=64, out_channels=32,
-                  num_layers=2, with_bias=True, with_last_bn=False, with_avg_pool=True),
-        head=dict(type='LatentPredictHead', loss=dict(type='CosineSimilarityLoss'),
-                  predictor=dict(type='NonLinearNeck', in_channels=32, hid_channels=64,
-                                 out_channels=32, num_layers=2, with_bias=True,
-                                 with_last_bn=False, with_avg_pool=False)))
+        neck=dict(
+            type='NonLinearNeck',
+            in_channels=512,
+            hid_channels=64,
+            out_channels=32,
+            num_layers=2,
+            with_bias=True,
+            with_last_bn=False,
+            with_avg_pool=True),
+        head=dict(
+            type='LatentPredictHead',
+            loss=dict(type='CosineSimilarityLoss'),
+            predictor=dict(
+                type='NonLinearNeck',
+                in_channels=32,
+                hid_channels=64,
+                out_channels=32,
+                num_layers=2,
+                with_bias=True,
+                with_last_bn=False,
+                with_avg_pool=False)))
 
 
 def knn_loader(seed, num_images):
-    return dict(batch_size=4, dataset=dict(type='SyntheticScenes', num_images=num_images,
-                                           img_size=(48, 64), seed=seed, pipeline=KNN_PIPELINE))
+    return dict(
+        batch_size=4,
+        dataset=dict(
+            type='SyntheticScenes', num_images=num_images, img_size=(48, 64), seed=seed, pipeline=KNN_PIPELINE))
 
 
 def build_runner(tmp_path, hook):
     train_pipeline = [
         dict(type='MultiViewWithGeometry', num_views=[1, 1], transforms=[VIEW, VIEW]),
-        dict(type='PackInputs', algorithm_keys=['view_bboxes', 'view_flips', 'view_shapes',
-                                                'ori_img_shape'])]
+        dict(type='PackInputs', algorithm_keys=['view_bboxes', 'view_flips', 'view_shapes', 'ori_img_shape'])
+    ]
     return Runner(
         model=byol_model(),
         work_dir=str(tmp_path),
         default_scope='mmpretrain',
         train_dataloader=dict(
-            batch_size=2, num_workers=0, sampler=dict(type='DefaultSampler', shuffle=True),
+            batch_size=2,
+            num_workers=0,
+            sampler=dict(type='DefaultSampler', shuffle=True),
             collate_fn=dict(type='default_collate'),
-            dataset=dict(type='SyntheticScenes', num_images=4, img_size=(48, 64), seed=0,
-                         pipeline=train_pipeline)),
+            dataset=dict(type='SyntheticScenes', num_images=4, img_size=(48, 64), seed=0, pipeline=train_pipeline)),
         optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.01, momentum=0.9)),
         train_cfg=dict(type='IterBasedTrainLoop', max_iters=2),
-        default_hooks=dict(logger=dict(type='LoggerHook', interval=1),
-                           checkpoint=dict(type='CheckpointHook', interval=1000)),
+        default_hooks=dict(
+            logger=dict(type='LoggerHook', interval=1), checkpoint=dict(type='CheckpointHook', interval=1000)),
         custom_hooks=[hook],
         visualizer=dict(type='UniversalVisualizer', vis_backends=[dict(type='LocalVisBackend')]),
         log_level='WARNING')
@@ -66,8 +87,15 @@ def read_scalars(tmp_path):
 
 @pytest.mark.parametrize('branch', ['online', 'target'])
 def test_hook_runs_in_runner_and_writes_scalars(tmp_path, branch):
-    hook = dict(type='KNNMonitorHook', interval=1, by_epoch=False, before_train=True, k=3,
-                branch=branch, train_dataloader=knn_loader(1, 8), val_dataloader=knn_loader(2, 6))
+    hook = dict(
+        type='KNNMonitorHook',
+        interval=1,
+        by_epoch=False,
+        before_train=True,
+        k=3,
+        branch=branch,
+        train_dataloader=knn_loader(1, 8),
+        val_dataloader=knn_loader(2, 6))
     runner = build_runner(tmp_path, hook)
     runner.train()
     knn = [r for r in read_scalars(tmp_path) if 'knn/top1' in r]
@@ -87,8 +115,8 @@ def test_hook_runs_in_runner_and_writes_scalars(tmp_path, branch):
 
 def test_resolve_backbone_byol_paths(tmp_path):
     """'online' is model.backbone, 'target' the EMA copy inside CosineEMA(Sequential(...))."""
-    runner = build_runner(tmp_path, dict(type='KNNMonitorHook', train_dataloader=knn_loader(1, 8),
-                                          val_dataloader=knn_loader(2, 8)))
+    runner = build_runner(
+        tmp_path, dict(type='KNNMonitorHook', train_dataloader=knn_loader(1, 8), val_dataloader=knn_loader(2, 8)))
     model = runner.model
     assert resolve_backbone(model, 'online') is model.backbone
     assert resolve_backbone(model, 'target') is model.target_net.module[0]
@@ -96,12 +124,13 @@ def test_resolve_backbone_byol_paths(tmp_path):
     with pytest.raises(AttributeError, match='backbone_path'):
         resolve_backbone(model, 'online', 'target_net.module.7')
     with pytest.raises(ValueError, match='branch'):
-        KNNMonitorHook(train_dataloader=knn_loader(1, 8), val_dataloader=knn_loader(2, 8),
-                       branch='ema')
+        KNNMonitorHook(train_dataloader=knn_loader(1, 8), val_dataloader=knn_loader(2, 8), branch='ema')
 
 
 def test_resolve_backbone_dino_style_teacher():
+
     class Teacherish(nn.Module):
+
         def __init__(self):
             super().__init__()
             self.backbone = nn.Linear(2, 2)

@@ -19,7 +19,12 @@ def toy(**kwargs):
     a = nn.Parameter(torch.tensor([3., 4.]))
     b = nn.Parameter(torch.tensor([1., -1.]))
     opt = TorchLARS([dict(params=[a]), dict(params=[b], lars_adaptation=False, weight_decay=0.)],
-                    lr=2., momentum=0.9, weight_decay=0.1, trust_coef=0.5, eps=0., **kwargs)
+                    lr=2.,
+                    momentum=0.9,
+                    weight_decay=0.1,
+                    trust_coef=0.5,
+                    eps=0.,
+                    **kwargs)
     return a, b, opt
 
 
@@ -70,17 +75,23 @@ def reference_step(optimizer: torch.optim.SGD, weight_decays, trust_coef=1e-3, e
 @pytest.mark.parametrize('nesterov', [False, True])
 def test_matches_torchlars_over_sgd_with_a_changing_lr(nesterov):
     torch.manual_seed(0)
-    shapes = [(8, 4), (8,), (3, 3, 2), (5,)]
+    shapes = [(8, 4), (8, ), (3, 3, 2), (5, )]
     init = [torch.randn(s) for s in shapes]
     init[3].zero_()  # zero norm: trust ratio 1
     ours = [nn.Parameter(t.clone()) for t in init]
     ref = [nn.Parameter(t.clone()) for t in init]
     wd = 1e-2
-    opt = TorchLARS([dict(params=ours[:2] + ours[3:]), dict(params=ours[2:3], lars_adaptation=False,
-                                                           weight_decay=0.)],
-                    lr=0.5, momentum=0.9, weight_decay=wd, nesterov=nesterov)
-    sgd = torch.optim.SGD([dict(params=ref[:2] + ref[3:]), dict(params=ref[2:3], lars_adaptation=False)],
-                          lr=0.5, momentum=0.9, nesterov=nesterov)
+    opt = TorchLARS([dict(params=ours[:2] + ours[3:]),
+                     dict(params=ours[2:3], lars_adaptation=False, weight_decay=0.)],
+                    lr=0.5,
+                    momentum=0.9,
+                    weight_decay=wd,
+                    nesterov=nesterov)
+    sgd = torch.optim.SGD(
+        [dict(params=ref[:2] + ref[3:]), dict(params=ref[2:3], lars_adaptation=False)],
+        lr=0.5,
+        momentum=0.9,
+        nesterov=nesterov)
     for step, lr in enumerate([0.5, 1.5, 3., 0.7]):
         for g in opt.param_groups + sgd.param_groups:
             g['lr'] = lr
@@ -98,6 +109,7 @@ def test_matches_torchlars_over_sgd_with_a_changing_lr(nesterov):
 
 def test_momentum_form_differs_from_mmpretrain_lars_only_when_lr_changes():
     """torchlars keeps momentum of the lr-free update; mmpretrain's LARS of lr * update."""
+
     def run(cls, lrs, **kw):
         p = nn.Parameter(torch.tensor([3., 4.]))
         opt = cls([p], lr=lrs[0], momentum=0.9, weight_decay=0., **kw)
@@ -134,16 +146,30 @@ def reference_resnet50_names():
 
 
 def scrl_r50(hid=16, out=8):
-    return MODELS.build(dict(
-        type='SCRL',
-        backbone=dict(type='ResNet', depth=50, norm_cfg=dict(type='BN'), zero_init_residual=False),
-        neck=dict(type='NonLinearNeck', in_channels=2048, hid_channels=hid, out_channels=out,
-                  with_bias=True, with_last_bn=False, norm_cfg=dict(type='BN1d')),
-        head=dict(type='LatentPredictHead',
-                  loss=dict(type='CosineSimilarityLoss', shift_factor=2., scale_factor=2.),
-                  predictor=dict(type='NonLinearNeck', in_channels=out, hid_channels=hid, out_channels=out,
-                                 with_bias=True, with_last_bn=False, with_avg_pool=False,
-                                 norm_cfg=dict(type='BN1d')))))
+    return MODELS.build(
+        dict(
+            type='SCRL',
+            backbone=dict(type='ResNet', depth=50, norm_cfg=dict(type='BN'), zero_init_residual=False),
+            neck=dict(
+                type='NonLinearNeck',
+                in_channels=2048,
+                hid_channels=hid,
+                out_channels=out,
+                with_bias=True,
+                with_last_bn=False,
+                norm_cfg=dict(type='BN1d')),
+            head=dict(
+                type='LatentPredictHead',
+                loss=dict(type='CosineSimilarityLoss', shift_factor=2., scale_factor=2.),
+                predictor=dict(
+                    type='NonLinearNeck',
+                    in_channels=out,
+                    hid_channels=hid,
+                    out_channels=out,
+                    with_bias=True,
+                    with_last_bn=False,
+                    with_avg_pool=False,
+                    norm_cfg=dict(type='BN1d')))))
 
 
 def test_exclusions_follow_the_reference_names_of_a_resnet50_scrl():
@@ -172,10 +198,13 @@ def test_exclusions_follow_the_reference_names_of_a_resnet50_scrl():
 
 def test_constructor_builds_the_two_reference_groups():
     model = scrl_r50()
-    wrapper = build_optim_wrapper(model, dict(
-        type='OptimWrapper', constructor='LARSParamGroupsConstructor',
-        optimizer=dict(type='TorchLARS', lr=0.3, momentum=0.9, weight_decay=1e-6),
-        paramwise_cfg=dict(exclude_keywords=('bn', 'bias'), rename=RENAME)))
+    wrapper = build_optim_wrapper(
+        model,
+        dict(
+            type='OptimWrapper',
+            constructor='LARSParamGroupsConstructor',
+            optimizer=dict(type='TorchLARS', lr=0.3, momentum=0.9, weight_decay=1e-6),
+            paramwise_cfg=dict(exclude_keywords=('bn', 'bias'), rename=RENAME)))
     adapted, excluded = wrapper.optimizer.param_groups
     assert adapted['lars_adaptation'] and adapted['weight_decay'] == 1e-6
     assert not excluded['lars_adaptation'] and excluded['weight_decay'] == 0.
@@ -183,6 +212,10 @@ def test_constructor_builds_the_two_reference_groups():
     assert [id(p) for p in adapted['params']] == [id(p) for p in expected[0]]
     assert [id(p) for p in excluded['params']] == [id(p) for p in expected[1]]
     with pytest.raises(ValueError, match='custom_keys'):
-        build_optim_wrapper(model, dict(type='OptimWrapper', constructor='LARSParamGroupsConstructor',
-                                        optimizer=dict(type='TorchLARS', lr=0.3),
-                                        paramwise_cfg=dict(custom_keys={'bn': dict(lr_mult=0.1)})))
+        build_optim_wrapper(
+            model,
+            dict(
+                type='OptimWrapper',
+                constructor='LARSParamGroupsConstructor',
+                optimizer=dict(type='TorchLARS', lr=0.3),
+                paramwise_cfg=dict(custom_keys={'bn': dict(lr_mult=0.1)})))

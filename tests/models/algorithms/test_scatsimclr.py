@@ -18,11 +18,11 @@ MEAN, STD = [125.205, 122.91, 113.985], [62.985, 61.965, 66.555]
 
 
 def small_model(**kwargs):
-    cfg = dict(type='ScatSimCLR',
-               data_preprocessor=dict(type='SelfSupDataPreprocessor', mean=MEAN, std=STD, to_rgb=False),
-               backbone=dict(type='ScatNet', depth=8, input_size=(16, 16), J=2, L=4),
-               neck=dict(type='MoCoV2Neck', in_channels=2048, hid_channels=64, out_channels=16,
-                         with_avg_pool=False))
+    cfg = dict(
+        type='ScatSimCLR',
+        data_preprocessor=dict(type='SelfSupDataPreprocessor', mean=MEAN, std=STD, to_rgb=False),
+        backbone=dict(type='ScatNet', depth=8, input_size=(16, 16), J=2, L=4),
+        neck=dict(type='MoCoV2Neck', in_channels=2048, hid_channels=64, out_channels=16, with_avg_pool=False))
     cfg.update(kwargs)
     return MODELS.build(cfg)
 
@@ -76,8 +76,7 @@ def test_views_go_through_the_backbone_per_view_by_default():
 
 
 def test_pretext_schedule_and_inputs():
-    model = small_model(pretext_head=dict(type='RotationHead', in_channels=2048, hid_channels=(8, )),
-                        pretext_start=40)
+    model = small_model(pretext_head=dict(type='RotationHead', in_channels=2048, hid_channels=(8, )), pretext_start=40)
     views = [torch.randn(2, 3, 16, 16) for _ in range(6)]  # 2 views + 4 rotations
     data = samples([[0, 1, 2, 3]] * 2)
     with pytest.raises(RuntimeError, match='ScatSimCLRPretextScheduleHook'):
@@ -97,8 +96,10 @@ def test_pretext_schedule_and_inputs():
     assert after['loss_pretext'].item() > 0 and 0 <= after['acc_pretext'].item() <= 1
     with pytest.raises(ValueError, match='no pretext inputs'):
         model.loss(views[:2], data)
-    by_iter = small_model(pretext_head=dict(type='RotationHead', in_channels=2048, hid_channels=(8, )),
-                          pretext_start=5, pretext_start_by='iter')
+    by_iter = small_model(
+        pretext_head=dict(type='RotationHead', in_channels=2048, hid_channels=(8, )),
+        pretext_start=5,
+        pretext_start_by='iter')
     by_iter.set_pretext_progress(epoch=9, iteration=4)
     assert by_iter.current_pretext_weight() == 0
     by_iter.set_pretext_progress(epoch=0, iteration=5)
@@ -126,8 +127,8 @@ def _tiny_full_scale_runner(tmp_path, config, num_images=4, batch=4, epochs=2):
     cfg = Config.fromfile(str(CONFIGS / config))
     cfg.work_dir = str(tmp_path / 'work')
     cfg.train_dataloader.update(batch_size=batch, num_workers=0, persistent_workers=False)
-    cfg.train_dataloader.dataset.dataset = dict(type='NpzImageDataset', ann_file=make_npz(tmp_path / 'd.npz',
-                                                                                          num_images))
+    cfg.train_dataloader.dataset.dataset = dict(
+        type='NpzImageDataset', ann_file=make_npz(tmp_path / 'd.npz', num_images))
     cfg.model.backbone.L = 4  # 75 scattering maps instead of 867
     cfg.model.neck.update(hid_channels=64, out_channels=16)
     cfg.model.pretext_head.update(hid_channels=(8, ))

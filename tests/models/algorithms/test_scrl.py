@@ -18,16 +18,29 @@ def scrl_cfg(**kwargs) -> dict:
     cfg = dict(
         type='SCRL',
         base_tau=0.97,
-        data_preprocessor=dict(type='SelfSupDataPreprocessor', mean=[123.675, 116.28, 103.53],
-                               std=[58.395, 57.12, 57.375], to_rgb=True),
+        data_preprocessor=dict(
+            type='SelfSupDataPreprocessor', mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], to_rgb=True),
         backbone=dict(type='ResNet', depth=18, norm_cfg=dict(type='BN')),
-        neck=dict(type='NonLinearNeck', in_channels=512, hid_channels=64, out_channels=32,
-                  with_bias=True, with_last_bn=False, norm_cfg=dict(type='BN1d')),
-        head=dict(type='LatentPredictHead',
-                  loss=dict(type='CosineSimilarityLoss', shift_factor=2., scale_factor=2.),
-                  predictor=dict(type='NonLinearNeck', in_channels=32, hid_channels=64,
-                                 out_channels=32, with_bias=True, with_last_bn=False,
-                                 with_avg_pool=False, norm_cfg=dict(type='BN1d'))),
+        neck=dict(
+            type='NonLinearNeck',
+            in_channels=512,
+            hid_channels=64,
+            out_channels=32,
+            with_bias=True,
+            with_last_bn=False,
+            norm_cfg=dict(type='BN1d')),
+        head=dict(
+            type='LatentPredictHead',
+            loss=dict(type='CosineSimilarityLoss', shift_factor=2., scale_factor=2.),
+            predictor=dict(
+                type='NonLinearNeck',
+                in_channels=32,
+                hid_channels=64,
+                out_channels=32,
+                with_bias=True,
+                with_last_bn=False,
+                with_avg_pool=False,
+                norm_cfg=dict(type='BN1d'))),
         box_generator=dict(min_size=16))
     cfg.update(kwargs)
     return cfg
@@ -43,6 +56,7 @@ def sample(crops, flips, size=64, image=(96., 128.)) -> DataSample:
 
 
 class PassThrough(nn.Module):
+
     def forward(self, x):
         return x
 
@@ -141,8 +155,8 @@ def test_batch_without_overlap_trains_without_nan():
     model = MODELS.build(scrl_cfg())
     MessageHub.get_current_instance().update_info('max_iters', 10)
     # the two views of each image are disjoint
-    data = _batch([[[0., 0., 40., 40.], [50., 50., 120., 90.]],
-                   [[0., 0., 60., 96.], [60., 0., 128., 96.]]], [[False, True], [True, False]])
+    data = _batch([[[0., 0., 40., 40.], [50., 50., 120., 90.]], [[0., 0., 60., 96.], [60., 0., 128., 96.]]],
+                  [[False, True], [True, False]])
     data = model.data_preprocessor(data, True)
     losses = model.loss(**data)
     assert losses['num_boxes'].item() == 0 and losses['valid_images'].item() == 0
@@ -157,9 +171,12 @@ def test_batch_without_overlap_trains_without_nan():
 def test_partly_overlapping_batch_counts_boxes_and_gives_grads():
     model = MODELS.build(scrl_cfg())
     MessageHub.get_current_instance().update_info('max_iters', 10)
-    data = _batch([[[0., 0., 40., 40.], [50., 50., 120., 90.]],       # disjoint: no boxes
-                   [[0., 0., 100., 96.], [20., 0., 128., 90.]]],      # overlapping
-                  [[False, True], [True, False]])
+    data = _batch(
+        [
+            [[0., 0., 40., 40.], [50., 50., 120., 90.]],  # disjoint: no boxes
+            [[0., 0., 100., 96.], [20., 0., 128., 90.]]
+        ],  # overlapping
+        [[False, True], [True, False]])
     data = model.data_preprocessor(data, True)
     losses = model.loss(**data)
     assert losses['num_boxes'].item() == 10 and losses['valid_images'].item() == 0.5
@@ -171,8 +188,7 @@ def test_partly_overlapping_batch_counts_boxes_and_gives_grads():
 def test_image_level_term_is_the_symmetric_loss_on_pooled_features():
     model = MODELS.build(scrl_cfg(image_loss_weight=0.5))
     MessageHub.get_current_instance().update_info('max_iters', 10)
-    data = model.data_preprocessor(_batch([[[0., 0., 100., 96.], [20., 0., 128., 90.]]] * 2,
-                                          [[False, True]] * 2), True)
+    data = model.data_preprocessor(_batch([[[0., 0., 100., 96.], [20., 0., 128., 90.]]] * 2, [[False, True]] * 2), True)
     losses = model.loss(**data)
     assert set(losses) == {'loss_scrl', 'loss_byol', 'num_boxes', 'valid_images'}
     # naive: globally pooled stage-4 features of [v1; v2] (one backbone batch, as the model), projected,
@@ -194,40 +210,57 @@ def test_image_level_term_is_the_symmetric_loss_on_pooled_features():
 
 
 def view_pipeline(size):
-    return [dict(type='RandomResizedCropWithBox', scale=size, crop_ratio_range=(0.2, 1.),
-                 interpolation='bicubic', backend='pillow'),
-            dict(type='RandomFlipWithFlag', prob=0.5),
-            dict(type='RandomApply', prob=0.8, transforms=[
-                dict(type='SafeHueColorJitter', brightness=0.4, contrast=0.4, saturation=0.2, hue=0.1)]),
-            dict(type='RandomGrayscale', prob=0.2, keep_channels=True,
-                 channel_weights=(0.114, 0.587, 0.2989)),
-            dict(type='ResizeBlur', prob=0.5),
-            dict(type='Solarize', thr=128, prob=0.2)]
+    return [
+        dict(
+            type='RandomResizedCropWithBox',
+            scale=size,
+            crop_ratio_range=(0.2, 1.),
+            interpolation='bicubic',
+            backend='pillow'),
+        dict(type='RandomFlipWithFlag', prob=0.5),
+        dict(
+            type='RandomApply',
+            prob=0.8,
+            transforms=[dict(type='SafeHueColorJitter', brightness=0.4, contrast=0.4, saturation=0.2, hue=0.1)]),
+        dict(type='RandomGrayscale', prob=0.2, keep_channels=True, channel_weights=(0.114, 0.587, 0.2989)),
+        dict(type='ResizeBlur', prob=0.5),
+        dict(type='Solarize', thr=128, prob=0.2)
+    ]
 
 
 def runner_cfg(tmp_path, dataset, size=64, max_iters=2, batch_size=4):
-    pipeline = [dict(type='MultiViewWithGeometry', num_views=[1, 1],
-                     transforms=[view_pipeline(size), view_pipeline(size)]),
-                dict(type='PackInputs',
-                     algorithm_keys=['view_bboxes', 'view_flips', 'view_shapes', 'ori_img_shape'])]
+    pipeline = [
+        dict(type='MultiViewWithGeometry', num_views=[1, 1], transforms=[view_pipeline(size),
+                                                                         view_pipeline(size)]),
+        dict(type='PackInputs', algorithm_keys=['view_bboxes', 'view_flips', 'view_shapes', 'ori_img_shape'])
+    ]
     dataset = dict(dataset, pipeline=dataset.get('pipeline', []) + pipeline)
     return dict(
         model=scrl_cfg(),
         work_dir=str(tmp_path),
         default_scope='mmpretrain',
-        train_dataloader=dict(batch_size=batch_size, num_workers=0,
-                              sampler=dict(type='DefaultSampler', shuffle=True),
-                              collate_fn=dict(type='default_collate'), dataset=dataset),
+        train_dataloader=dict(
+            batch_size=batch_size,
+            num_workers=0,
+            sampler=dict(type='DefaultSampler', shuffle=True),
+            collate_fn=dict(type='default_collate'),
+            dataset=dataset),
         # the reference's optimiser (configs/scrl/_base_/scrl_lars_coslr.py) with a warm-up scheduler
-        optim_wrapper=dict(type='OptimWrapper', constructor='LARSParamGroupsConstructor',
-                           optimizer=dict(type='TorchLARS', lr=0.1, weight_decay=1e-6, momentum=0.9),
-                           paramwise_cfg=dict(exclude_keywords=('bn', 'bias'), rename={
-                               'backbone.bn1.': 'encoder.1.', 'neck.bn0.': 'projector.net.1.',
-                               'head.predictor.bn0.': 'net.1.'})),
+        optim_wrapper=dict(
+            type='OptimWrapper',
+            constructor='LARSParamGroupsConstructor',
+            optimizer=dict(type='TorchLARS', lr=0.1, weight_decay=1e-6, momentum=0.9),
+            paramwise_cfg=dict(
+                exclude_keywords=('bn', 'bias'),
+                rename={
+                    'backbone.bn1.': 'encoder.1.',
+                    'neck.bn0.': 'projector.net.1.',
+                    'head.predictor.bn0.': 'net.1.'
+                })),
         param_scheduler=[dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=max_iters)],
         train_cfg=dict(type='IterBasedTrainLoop', max_iters=max_iters),
-        default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=1000),
-                           logger=dict(type='LoggerHook', interval=1)),
+        default_hooks=dict(
+            checkpoint=dict(type='CheckpointHook', interval=1000), logger=dict(type='LoggerHook', interval=1)),
         randomness=dict(seed=0),
         log_level='WARNING')
 
@@ -250,8 +283,8 @@ def _train(cfg):
 
 
 def test_resnet18_scrl_trains_through_runner(tmp_path):
-    _, scalars = _train(runner_cfg(tmp_path, dict(type='SyntheticScenes', num_images=8,
-                                                  img_size=(96, 128), seed=0), size=64))
+    _, scalars = _train(
+        runner_cfg(tmp_path, dict(type='SyntheticScenes', num_images=8, img_size=(96, 128), seed=0), size=64))
     assert scalars['train/num_boxes'].data[0].sum() > 0
 
 
@@ -260,9 +293,12 @@ def test_scrl_on_coco128(tmp_path, shared_data):
     coco128 = shared_data / 'coco128'
     if not (coco128 / 'train2017').is_dir():
         pytest.skip(f'{coco128} not found')
-    dataset = dict(type='UnlabeledImages', data_root=str(coco128),
-                   ann_file='annotations/instances_train2017.json', data_prefix='train2017',
-                   pipeline=[dict(type='LoadImageFromFile')])
+    dataset = dict(
+        type='UnlabeledImages',
+        data_root=str(coco128),
+        ann_file='annotations/instances_train2017.json',
+        data_prefix='train2017',
+        pipeline=[dict(type='LoadImageFromFile')])
     _, scalars = _train(runner_cfg(tmp_path, dataset, size=96, max_iters=3, batch_size=4))
     assert scalars['train/num_boxes'].data[0].sum() > 0
 
@@ -273,8 +309,7 @@ def _ddp_worker(rank: int, world_size: int, port: int, queue) -> None:
     from mmengine.model import MMDistributedDataParallel
     try:
         torch.set_num_threads(1)
-        dist.init_process_group('gloo', init_method=f'tcp://127.0.0.1:{port}', rank=rank,
-                                world_size=world_size)
+        dist.init_process_group('gloo', init_method=f'tcp://127.0.0.1:{port}', rank=rank, world_size=world_size)
         torch.manual_seed(0)  # same initial weights on both ranks
         model = MODELS.build(scrl_cfg())
         MessageHub.get_current_instance().update_info('max_iters', 10)
@@ -307,6 +342,7 @@ def _ddp_worker(rank: int, world_size: int, port: int, queue) -> None:
 @pytest.mark.slow
 def test_ddp_rank_without_boxes_stays_in_step():
     import socket
+
     import torch.multiprocessing as mp
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))

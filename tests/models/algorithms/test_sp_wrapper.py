@@ -11,76 +11,131 @@ from mmpretrain.structures import DataSample
 from mmspatial.datasets.transforms.sp_views import SP_KEYS
 from mmspatial.models.algorithms.sp_wrapper import SpatialPrediction
 
-PREPROCESSOR = dict(type='SelfSupDataPreprocessor', mean=[123.675, 116.28, 103.53],
-                    std=[58.395, 57.12, 57.375], to_rgb=True)
+PREPROCESSOR = dict(
+    type='SelfSupDataPreprocessor', mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], to_rgb=True)
 # hue=0: mmcv 2.1's adjust_hue overflows for negative hue under numpy 2 (reported to the lead).
-PHOTOMETRIC = [dict(type='RandomApply', transforms=[dict(type='ColorJitter', brightness=0.4,
-                                                         contrast=0.4, saturation=0.2, hue=0.)],
-                    prob=0.8),
-               dict(type='RandomGrayscale', prob=0.2, keep_channels=True)]
+PHOTOMETRIC = [
+    dict(
+        type='RandomApply',
+        transforms=[dict(type='ColorJitter', brightness=0.4, contrast=0.4, saturation=0.2, hue=0.)],
+        prob=0.8),
+    dict(type='RandomGrayscale', prob=0.2, keep_channels=True)
+]
 R18 = dict(type='ResNet', depth=18)
 
 
 def byol_host():
-    return dict(type='BYOL', base_momentum=0.01, data_preprocessor=PREPROCESSOR, backbone=R18,
-                neck=dict(type='NonLinearNeck', in_channels=512, hid_channels=64, out_channels=32,
-                          with_bias=True, with_last_bn=False, with_avg_pool=True),
-                head=dict(type='LatentPredictHead', loss=dict(type='CosineSimilarityLoss'),
-                          predictor=dict(type='NonLinearNeck', in_channels=32, hid_channels=64,
-                                         out_channels=32, with_bias=True, with_last_bn=False,
-                                         with_avg_pool=False)))
+    return dict(
+        type='BYOL',
+        base_momentum=0.01,
+        data_preprocessor=PREPROCESSOR,
+        backbone=R18,
+        neck=dict(
+            type='NonLinearNeck',
+            in_channels=512,
+            hid_channels=64,
+            out_channels=32,
+            with_bias=True,
+            with_last_bn=False,
+            with_avg_pool=True),
+        head=dict(
+            type='LatentPredictHead',
+            loss=dict(type='CosineSimilarityLoss'),
+            predictor=dict(
+                type='NonLinearNeck',
+                in_channels=32,
+                hid_channels=64,
+                out_channels=32,
+                with_bias=True,
+                with_last_bn=False,
+                with_avg_pool=False)))
 
 
 def simclr_host():
-    return dict(type='SimCLR', data_preprocessor=PREPROCESSOR, backbone=R18,
-                neck=dict(type='NonLinearNeck', in_channels=512, hid_channels=64, out_channels=32,
-                          num_layers=2, with_avg_pool=True),
-                head=dict(type='ContrastiveHead', loss=dict(type='CrossEntropyLoss'), temperature=0.1))
+    return dict(
+        type='SimCLR',
+        data_preprocessor=PREPROCESSOR,
+        backbone=R18,
+        neck=dict(
+            type='NonLinearNeck', in_channels=512, hid_channels=64, out_channels=32, num_layers=2, with_avg_pool=True),
+        head=dict(type='ContrastiveHead', loss=dict(type='CrossEntropyLoss'), temperature=0.1))
 
 
 def mocov3_vit_host():
-    return dict(type='MoCoV3', base_momentum=0.01, data_preprocessor=PREPROCESSOR,
-                backbone=dict(type='MoCoV3ViT', arch=dict(embed_dims=48, num_layers=2, num_heads=3,
-                                                          feedforward_channels=96),
-                              img_size=32, patch_size=8, stop_grad_conv1=True),
-                neck=dict(type='NonLinearNeck', in_channels=48, hid_channels=64, out_channels=32,
-                          num_layers=3, with_bias=False, with_last_bn=True, with_last_bn_affine=False,
-                          with_last_bias=False, with_avg_pool=False),
-                head=dict(type='MoCoV3Head', temperature=0.2,
-                          loss=dict(type='CrossEntropyLoss', loss_weight=0.4),
-                          predictor=dict(type='NonLinearNeck', in_channels=32, hid_channels=64,
-                                         out_channels=32, num_layers=2, with_bias=False,
-                                         with_last_bn=True, with_last_bn_affine=False,
-                                         with_last_bias=False, with_avg_pool=False)))
+    return dict(
+        type='MoCoV3',
+        base_momentum=0.01,
+        data_preprocessor=PREPROCESSOR,
+        backbone=dict(
+            type='MoCoV3ViT',
+            arch=dict(embed_dims=48, num_layers=2, num_heads=3, feedforward_channels=96),
+            img_size=32,
+            patch_size=8,
+            stop_grad_conv1=True),
+        neck=dict(
+            type='NonLinearNeck',
+            in_channels=48,
+            hid_channels=64,
+            out_channels=32,
+            num_layers=3,
+            with_bias=False,
+            with_last_bn=True,
+            with_last_bn_affine=False,
+            with_last_bias=False,
+            with_avg_pool=False),
+        head=dict(
+            type='MoCoV3Head',
+            temperature=0.2,
+            loss=dict(type='CrossEntropyLoss', loss_weight=0.4),
+            predictor=dict(
+                type='NonLinearNeck',
+                in_channels=32,
+                hid_channels=64,
+                out_channels=32,
+                num_layers=2,
+                with_bias=False,
+                with_last_bn=True,
+                with_last_bn_affine=False,
+                with_last_bias=False,
+                with_avg_pool=False)))
 
 
 def sp_model(host, **kw):
-    return dict(type='SpatialPrediction', host=host,
-                sp_head=dict(type='SpatialPredictionHead', hid_channels=32), **kw)
+    return dict(type='SpatialPrediction', host=host, sp_head=dict(type='SpatialPredictionHead', hid_channels=32), **kw)
 
 
 def two_view_pipeline(view_size=32, sp_size=32):
-    view = [dict(type='RandomResizedCropWithBox', scale=view_size, crop_ratio_range=(0.2, 1.)),
-            dict(type='RandomFlipWithFlag', prob=0.5)] + PHOTOMETRIC
-    return [dict(type='SpatialPredictionViews', scale=sp_size, pipeline=PHOTOMETRIC),
-            dict(type='MultiViewWithGeometry', num_views=[1, 1], transforms=[view, view]),
-            dict(type='PackInputs', algorithm_keys=list(SP_KEYS) + ['view_bboxes', 'view_flips',
-                                                                    'view_shapes', 'ori_img_shape'])]
+    view = [
+        dict(type='RandomResizedCropWithBox', scale=view_size, crop_ratio_range=(0.2, 1.)),
+        dict(type='RandomFlipWithFlag', prob=0.5)
+    ] + PHOTOMETRIC
+    return [
+        dict(type='SpatialPredictionViews', scale=sp_size, pipeline=PHOTOMETRIC),
+        dict(type='MultiViewWithGeometry', num_views=[1, 1], transforms=[view, view]),
+        dict(
+            type='PackInputs',
+            algorithm_keys=list(SP_KEYS) + ['view_bboxes', 'view_flips', 'view_shapes', 'ori_img_shape'])
+    ]
 
 
 def run_two_iters(tmp_path, model, pipeline, batch_size=4, hooks=None):
     cfg = dict(
-        model=model, work_dir=str(tmp_path), default_scope='mmpretrain',
-        train_dataloader=dict(batch_size=batch_size, num_workers=0,
-                              sampler=dict(type='DefaultSampler', shuffle=True),
-                              collate_fn=dict(type='default_collate'),
-                              dataset=dict(type='SyntheticScenes', num_images=8, img_size=(96, 128),
-                                           seed=0, pipeline=pipeline)),
+        model=model,
+        work_dir=str(tmp_path),
+        default_scope='mmpretrain',
+        train_dataloader=dict(
+            batch_size=batch_size,
+            num_workers=0,
+            sampler=dict(type='DefaultSampler', shuffle=True),
+            collate_fn=dict(type='default_collate'),
+            dataset=dict(type='SyntheticScenes', num_images=8, img_size=(96, 128), seed=0, pipeline=pipeline)),
         optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.01, momentum=0.9)),
         train_cfg=dict(type='IterBasedTrainLoop', max_iters=2),
-        default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=1000),
-                           logger=dict(type='LoggerHook', interval=1)),
-        custom_hooks=hooks or [], log_level='WARNING', randomness=dict(seed=0))
+        default_hooks=dict(
+            checkpoint=dict(type='CheckpointHook', interval=1000), logger=dict(type='LoggerHook', interval=1)),
+        custom_hooks=hooks or [],
+        log_level='WARNING',
+        randomness=dict(seed=0))
     runner = Runner.from_cfg(cfg)
     runner.train()
     hub = runner.message_hub
@@ -157,8 +212,7 @@ def test_runner_cnn_hosts(tmp_path, host):
 @pytest.mark.slow
 def test_runner_mocov3_vit(tmp_path):
     # SP views (24 px) smaller than the host's (32 px): the ViT resizes its position embedding.
-    runner, logs = run_two_iters(tmp_path, sp_model(mocov3_vit_host()),
-                                 two_view_pipeline(view_size=32, sp_size=24))
+    runner, logs = run_two_iters(tmp_path, sp_model(mocov3_vit_host()), two_view_pipeline(view_size=32, sp_size=24))
     assert logs['loss_sp'] > 0
     assert runner.model.sp_head.mlp[0].in_features == 2 * 48  # CLS token embedding
 
@@ -169,15 +223,14 @@ def positive_hue(monkeypatch):
     under numpy 2 (reported to the lead). For a 2-iteration smoke test the sign does not matter."""
     import mmcv
     original = mmcv.adjust_hue
-    monkeypatch.setattr(mmcv, 'adjust_hue', lambda img, hue, backend=None: original(
-        img, abs(hue), backend=backend))
+    monkeypatch.setattr(mmcv, 'adjust_hue', lambda img, hue, backend=None: original(img, abs(hue), backend=backend))
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize('config', ['byol_sp_resnet18_1xb32-coslr-8e_demo.py',
-                                    'scrl_sp_resnet18_1xb32-coslr-8e_demo.py',
-                                    'dino_sp_vit-tiny-p8_1xb32-coslr-10e_demo.py',
-                                    '../selfpatch/selfpatch_vit-tiny-p8_1xb32-coslr-10e_demo.py'])
+@pytest.mark.parametrize('config', [
+    'byol_sp_resnet18_1xb32-coslr-8e_demo.py', 'scrl_sp_resnet18_1xb32-coslr-8e_demo.py',
+    'dino_sp_vit-tiny-p8_1xb32-coslr-10e_demo.py', '../selfpatch/selfpatch_vit-tiny-p8_1xb32-coslr-10e_demo.py'
+])
 def test_runner_demo_configs(tmp_path, project_root, positive_hue, config):
     """Every SP demo config (BYOL, and our SCRL and DINO as hosts) trains 2 iterations unchanged;
     SelfPatch (no config in configs/sp yet) is wrapped here the way those configs do it."""

@@ -6,11 +6,15 @@ from mmpretrain.registry import MODELS
 import mmspatial  # noqa: F401
 
 SCAT_CHANNELS = 3 * (1 + 2 * 16 + 16 * 16 * 2 * 1 // 2)  # 867 for J=2, L=16
-HEAD = 2048 * 2048 + 2048 + 2048 * 128 + 128             # projection 2048-2048-128 with biases
+HEAD = 2048 * 2048 + 2048 + 2048 * 128 + 128  # projection 2048-2048-128 with biases
 # the reference's ResBlock stages (src/models/scatnet_simclr.py) and adapter widths
-LAYOUTS = {8: (32, [(64, 4), (128, 4)]), 12: (256, [(128, 4), (64, 4), (128, 4)]),
-           16: (256, [(128, 6), (64, 4), (128, 6)]), 30: (256, [(128, 30)]),
-           45: (256, [(128, 15), (64, 15), (128, 15)])}
+LAYOUTS = {
+    8: (32, [(64, 4), (128, 4)]),
+    12: (256, [(128, 4), (64, 4), (128, 4)]),
+    16: (256, [(128, 6), (64, 4), (128, 6)]),
+    30: (256, [(128, 30)]),
+    45: (256, [(128, 15), (64, 15), (128, 15)])
+}
 
 
 def hand_count(depth: int) -> int:
@@ -31,9 +35,8 @@ def count(module: torch.nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
-@pytest.mark.parametrize('depth,encoder,paper', [
-    (8, 1_647_590, 6.1), (12, 4_819_526, 7.8), (16, 6_001_222, 10.4), (30, 11_043_014, 14.1),
-    (45, 12_132_678, None)])
+@pytest.mark.parametrize('depth,encoder,paper', [(8, 1_647_590, 6.1), (12, 4_819_526, 7.8), (16, 6_001_222, 10.4),
+                                                 (30, 11_043_014, 14.1), (45, 12_132_678, None)])
 def test_parameter_counts(depth, encoder, paper):
     model = MODELS.build(dict(type='ScatNet', depth=depth, input_size=(32, 32)))
     assert count(model) == hand_count(depth) == encoder

@@ -5,8 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from mmspatial.models.backbones.scattering import (FastScattering2D, morlet_filter_bank, padded_size,
-                                                   periodize_filter)
+from mmspatial.models.backbones.scattering import FastScattering2D, morlet_filter_bank, padded_size, periodize_filter
 
 
 def rel_errors(ours: torch.Tensor, ref: torch.Tensor):
@@ -15,14 +14,16 @@ def rel_errors(ours: torch.Tensor, ref: torch.Tensor):
     return float(diff.norm() / ref.double().norm()), float(diff.abs().max() / ref.double().abs().max())
 
 
-@pytest.mark.parametrize('shape,J,L', [
-    ((32, 32), 2, 16),   # ScatSimCLR on CIFAR
-    ((96, 96), 2, 16),   # ScatSimCLR on STL-10
-    ((32, 32), 1, 8),
-    ((24, 40), 3, 4),    # non-square, J = 3 (two second-order scale pairs)
-    ((30, 34), 2, 6),    # sides not multiples of 2^J
-    ((8, 8), 3, 2),      # 2^J = side: kymatio's special reflection padding
-])
+@pytest.mark.parametrize(
+    'shape,J,L',
+    [
+        ((32, 32), 2, 16),  # ScatSimCLR on CIFAR
+        ((96, 96), 2, 16),  # ScatSimCLR on STL-10
+        ((32, 32), 1, 8),
+        ((24, 40), 3, 4),  # non-square, J = 3 (two second-order scale pairs)
+        ((30, 34), 2, 6),  # sides not multiples of 2^J
+        ((8, 8), 3, 2),  # 2^J = side: kymatio's special reflection padding
+    ])
 def test_equals_kymatio(shape, J, L):
     kymatio_torch = pytest.importorskip('kymatio.torch')
     torch.manual_seed(0)
@@ -59,11 +60,11 @@ def test_padding_rule():
 def test_layout_and_channel_order():
     torch.manual_seed(0)
     x = torch.randn(2, 3, 16, 16)
-    full = FastScattering2D((16, 16), J=2, L=4, flatten=False)(x)       # (B, C, K, h, w)
-    flat = FastScattering2D((16, 16), J=2, L=4)(x)                      # reference: view(B, C*K, h, w)
+    full = FastScattering2D((16, 16), J=2, L=4, flatten=False)(x)  # (B, C, K, h, w)
+    flat = FastScattering2D((16, 16), J=2, L=4)(x)  # reference: view(B, C*K, h, w)
     assert flat.shape == (2, 3 * 25, 4, 4)
     assert torch.equal(flat, full.reshape(2, 75, 4, 4))
-    single = FastScattering2D((16, 16), J=2, L=4)(x[:, 1])              # (B, H, W) -> (B, K, h, w)
+    single = FastScattering2D((16, 16), J=2, L=4)(x[:, 1])  # (B, H, W) -> (B, K, h, w)
     assert torch.allclose(single, full[:, 1], rtol=0, atol=1e-6)
     # path 0 is the (unit-mass) low-pass; Morlet wavelets have zero mean, so a constant image has
     # order 0 equal to the constant and (near) zero first and second order paths
@@ -105,8 +106,9 @@ def test_loads_version_1_checkpoints():
 
     def v1_layout(filters, k):
         m, Pf, Qf = filters.shape
-        return torch.from_numpy(filters.reshape(m, k, Pf // k, k, Qf // k).transpose(2, 4, 0, 1, 3)
-                                .reshape(-1, m, k * k) / (k * k)).float()
+        return torch.from_numpy(
+            filters.reshape(m, k, Pf // k, k, Qf // k).transpose(2, 4, 0, 1, 3).reshape(-1, m, k * k) /
+            (k * k)).float()
 
     scat = FastScattering2D(shape, J=J, L=L)
     state = scat.state_dict()

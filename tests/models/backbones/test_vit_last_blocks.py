@@ -11,12 +11,11 @@ ARCH = dict(embed_dims=32, num_layers=4, num_heads=2, feedforward_channels=64)
 @pytest.mark.parametrize('avgpool', [False, True])
 def test_feature_is_the_normalised_cls_tokens_of_the_last_blocks(avgpool):
     torch.manual_seed(0)
-    model = ViTLastBlocks(n_last_blocks=2, avgpool_patchtokens=avgpool, arch=ARCH, img_size=32,
-                          patch_size=8)
+    model = ViTLastBlocks(n_last_blocks=2, avgpool_patchtokens=avgpool, arch=ARCH, img_size=32, patch_size=8)
     model.eval()  # (mmpretrain's ViT.train() returns None: no chaining)
     # same weights in a plain ViT that returns the raw tokens of every block (no final norm)
-    plain = VisionTransformer(arch=ARCH, img_size=32, patch_size=8, out_indices=[0, 1, 2, 3],
-                              out_type='raw', final_norm=False)
+    plain = VisionTransformer(
+        arch=ARCH, img_size=32, patch_size=8, out_indices=[0, 1, 2, 3], out_type='raw', final_norm=False)
     plain.eval()
     missing, unexpected = plain.load_state_dict(model.state_dict(), strict=False)
     assert not missing and unexpected == ['ln1.weight', 'ln1.bias']  # the final norm only

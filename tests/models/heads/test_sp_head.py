@@ -7,8 +7,8 @@ from mmspatial.models.losses.sp_loss import spatial_prediction_targets
 
 def test_pair_features():
     e1, e2 = torch.tensor([[1., 2.]]), torch.tensor([[3., 5.]])
-    assert torch.equal(pair_features(e1, e2, ('concat', 'diff', 'prod')),
-                       torch.tensor([[1., 2., 3., 5., -2., -3., 3., 10.]]))
+    assert torch.equal(
+        pair_features(e1, e2, ('concat', 'diff', 'prod')), torch.tensor([[1., 2., 3., 5., -2., -3., 3., 10.]]))
     with pytest.raises(ValueError, match='unknown pair feature'):
         pair_features(e1, e2, ('sum', ))
 
@@ -17,8 +17,7 @@ def test_pair_features():
                                                     (('concat', 'diff', 'prod'), 3, dict(type='LN')),
                                                     (('diff', ), 1, None)])
 def test_head_shapes(fusion, num_layers, norm):
-    head = SpatialPredictionHead(in_channels=16, hid_channels=8, num_layers=num_layers,
-                                 fusion=fusion, norm_cfg=norm)
+    head = SpatialPredictionHead(in_channels=16, hid_channels=8, num_layers=num_layers, fusion=fusion, norm_cfg=norm)
     first = head.mlp[0]
     assert first.in_features == 16 * (len(fusion) + ('concat' in fusion))
     out = head(torch.randn(5, 16), torch.randn(5, 16))
@@ -29,8 +28,8 @@ def test_head_shapes(fusion, num_layers, norm):
 
 def test_head_loss_and_gradients():
     torch.manual_seed(0)
-    head = SpatialPredictionHead(in_channels=4, hid_channels=8, num_layers=1,
-                                 loss=dict(type='SpatialRegressionLoss', mode='l2'))
+    head = SpatialPredictionHead(
+        in_channels=4, hid_channels=8, num_layers=1, loss=dict(type='SpatialRegressionLoss', mode='l2'))
     e1 = torch.randn(3, 4, requires_grad=True)
     e2 = torch.randn(3, 4)
     b1 = torch.tensor([[0., 0., 10., 10.]] * 3)
@@ -38,7 +37,7 @@ def test_head_loss_and_gradients():
     size = torch.tensor([[20., 40.]] * 3)
     loss = head.loss(e1, e2, b1, b2, size)
     target = spatial_prediction_targets(b1, b2, size)
-    assert torch.isclose(loss, ((head(e1, e2) - target) ** 2).mean())
+    assert torch.isclose(loss, ((head(e1, e2) - target)**2).mean())
     loss.backward()
     assert e1.grad is not None and e1.grad.abs().sum() > 0
     sym = SpatialPredictionHead(in_channels=4, num_layers=1, symmetric=True)

@@ -12,7 +12,7 @@ from mmspatial.models.losses.nt_xent import NTXentLoss
 
 def direct_nt_xent(z1: torch.Tensor, z2: torch.Tensor, t: float) -> torch.Tensor:
     """SimCLR eq. 1 with explicit sums: l(i, j) = -log(exp(s_ij/t) / sum_{k != i} exp(s_ik/t))."""
-    z = torch.stack([z1, z2], dim=1).reshape(-1, z1.shape[1])        # rows 2n, 2n+1 = views of image n
+    z = torch.stack([z1, z2], dim=1).reshape(-1, z1.shape[1])  # rows 2n, 2n+1 = views of image n
     z = z / z.norm(dim=1, keepdim=True)
     total = 0.
     for i in range(z.shape[0]):
@@ -38,8 +38,7 @@ def test_matches_direct_formula():
     torch.manual_seed(0)
     z1, z2 = torch.randn(6, 5), torch.randn(6, 5)
     for t in (0.1, 0.5, 2.0):
-        assert NTXentLoss(temperature=t)(z1, z2).item() == pytest.approx(
-            direct_nt_xent(z1, z2, t).item(), rel=1e-5)
+        assert NTXentLoss(temperature=t)(z1, z2).item() == pytest.approx(direct_nt_xent(z1, z2, t).item(), rel=1e-5)
 
 
 def test_matches_mmpretrain_simclr_head():
@@ -62,7 +61,7 @@ def _rank_worker(rank: int, world: int, init_file: str, out_dir: str) -> None:
     import torch.distributed as dist
     dist.init_process_group('gloo', init_method=f'file://{init_file}', rank=rank, world_size=world)
     torch.manual_seed(0)
-    z1, z2 = torch.randn(8, 4), torch.randn(8, 4)     # the global batch, same on every rank
+    z1, z2 = torch.randn(8, 4), torch.randn(8, 4)  # the global batch, same on every rank
     rows = slice(rank * 4, rank * 4 + 4)
     a, b = z1[rows].clone().requires_grad_(), z2[rows].clone().requires_grad_()
     loss = NTXentLoss(0.5)(a, b)

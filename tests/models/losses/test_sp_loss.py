@@ -3,8 +3,7 @@ import math
 import pytest
 import torch
 
-from mmspatial.models.losses.sp_loss import (SpatialRegressionLoss, spatial_prediction_boxes,
-                                              spatial_prediction_targets)
+from mmspatial.models.losses.sp_loss import SpatialRegressionLoss, spatial_prediction_boxes, spatial_prediction_targets
 
 
 def test_targets_hand_placed_boxes():

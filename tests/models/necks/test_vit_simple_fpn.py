@@ -12,8 +12,7 @@ def test_pyramid_shapes_and_branches():
     outs = neck(feats)
     assert [tuple(o.shape) for o in outs] == [(2, 8, 16, 24), (2, 8, 8, 12), (2, 8, 4, 6), (2, 8, 2, 3)]
     # x4: deconv, norm, GELU, deconv; x2: one deconv; x1: identity; x0.5: 2x2 max-pool
-    assert [type(m).__name__ for m in neck.ops[0]] == ['ConvTranspose2d', 'BatchNorm2d', 'GELU',
-                                                      'ConvTranspose2d']
+    assert [type(m).__name__ for m in neck.ops[0]] == ['ConvTranspose2d', 'BatchNorm2d', 'GELU', 'ConvTranspose2d']
     assert type(neck.ops[1]).__name__ == 'ConvTranspose2d'
     assert outs[2] is feats[2]
     x = torch.tensor([[[[1., 5., 2., 0.], [3., 4., 7., 8.]]]])

@@ -10,17 +10,15 @@ import pytest
 import torch
 
 import mmspatial  # noqa: F401
-from mmspatial.models.utils.checkpoint_convert import (backbone_state_dict, detect_arch,
-                                                       detectron2_checkpoint,
-                                                       extract_backbone_checkpoint,
-                                                       find_branch_prefix, resnet_to_detectron2,
-                                                       resnet_to_torchvision, to_layout,
-                                                       vit_mmpretrain_to_mmseg,
-                                                       vit_mmpretrain_to_timm,
+from mmspatial.models.utils.checkpoint_convert import (backbone_state_dict, detect_arch, detectron2_checkpoint,
+                                                       extract_backbone_checkpoint, find_branch_prefix,
+                                                       resnet_to_detectron2, resnet_to_torchvision, to_layout,
+                                                       vit_mmpretrain_to_mmseg, vit_mmpretrain_to_timm,
                                                        vit_mmseg_to_mmpretrain)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / 'algorithms'))
 from dino_test_utils import dino_model, selfpatch_model  # noqa: E402
+
 
 def build_pretraining_model(cfg):
     # Runners of other tests may leave another default scope (mmdet/mmseg) behind.
@@ -104,9 +102,17 @@ def test_vit_mmpretrain_to_mmseg_loads_strictly_and_computes_the_same():
     from mmseg.models.backbones import VisionTransformer as SegViT
     vit = mmpretrain_vit(final_norm=True)
     converted = vit_mmpretrain_to_mmseg(vit.state_dict())
-    seg = SegViT(img_size=32, patch_size=8, embed_dims=32, num_layers=2, num_heads=2, mlp_ratio=2,
-                 patch_bias=True, final_norm=True, norm_cfg=dict(type='LN', eps=1e-6),
-                 out_indices=(1, ))
+    seg = SegViT(
+        img_size=32,
+        patch_size=8,
+        embed_dims=32,
+        num_layers=2,
+        num_heads=2,
+        mlp_ratio=2,
+        patch_bias=True,
+        final_norm=True,
+        norm_cfg=dict(type='LN', eps=1e-6),
+        out_indices=(1, ))
     seg.eval()
     seg.load_state_dict(converted, strict=True)
     x = torch.rand(2, 3, 32, 32)
@@ -173,12 +179,10 @@ def test_detect_arch_and_to_layout():
 # branches
 def _fake_pretraining_state():
     w = torch.arange(4.).view(2, 2)
-    return OrderedDict([
-        ('backbone.layer1.0.conv1.weight', w), ('backbone.conv1.weight', w),
-        ('neck.fc.weight', w),
-        ('target_net.module.0.layer1.0.conv1.weight', w + 1),
-        ('target_net.module.0.conv1.weight', w + 1), ('target_net.module.1.fc.weight', w),
-        ('target_net.steps', torch.tensor(3))])
+    return OrderedDict([('backbone.layer1.0.conv1.weight', w), ('backbone.conv1.weight', w), ('neck.fc.weight', w),
+                        ('target_net.module.0.layer1.0.conv1.weight', w + 1),
+                        ('target_net.module.0.conv1.weight', w + 1), ('target_net.module.1.fc.weight', w),
+                        ('target_net.steps', torch.tensor(3))])
 
 
 def test_branch_prefixes():
@@ -197,8 +201,7 @@ def test_branch_prefixes():
     ddp = OrderedDict(('module.' + k, v) for k, v in state.items())
     assert backbone_state_dict(ddp, 'online')[1] == 'backbone.'
     # an already-extracted backbone passes through with the online branch
-    extracted = OrderedDict((k[len('backbone.'):], v) for k, v in state.items()
-                            if k.startswith('backbone.'))
+    extracted = OrderedDict((k[len('backbone.'):], v) for k, v in state.items() if k.startswith('backbone.'))
     assert backbone_state_dict(extracted, 'online') == (extracted, '')
     with pytest.raises(KeyError, match='no target backbone found.*backbone\\.'):
         find_branch_prefix(extracted | {'backbone.x': torch.zeros(1)}, 'target')
@@ -227,12 +230,16 @@ def test_dino_and_selfpatch_teacher_is_found(model_cfg):
 
 
 def test_byol_target_branch():
-    model = build_pretraining_model(dict(
-        type='BYOL', backbone=dict(type='ResNet', depth=18),
-        neck=dict(type='NonLinearNeck', in_channels=512, hid_channels=32, out_channels=16),
-        head=dict(type='LatentPredictHead', loss=dict(type='CosineSimilarityLoss'),
-                  predictor=dict(type='NonLinearNeck', in_channels=16, hid_channels=32,
-                                 out_channels=16, with_avg_pool=False))))
+    model = build_pretraining_model(
+        dict(
+            type='BYOL',
+            backbone=dict(type='ResNet', depth=18),
+            neck=dict(type='NonLinearNeck', in_channels=512, hid_channels=32, out_channels=16),
+            head=dict(
+                type='LatentPredictHead',
+                loss=dict(type='CosineSimilarityLoss'),
+                predictor=dict(
+                    type='NonLinearNeck', in_channels=16, hid_channels=32, out_channels=16, with_avg_pool=False))))
     state, prefix = backbone_state_dict(model.state_dict(), 'target')
     assert prefix == 'target_net.module.0.'
     assert set(state) == set(model.backbone.state_dict())
@@ -257,8 +264,7 @@ def test_cli_converters(tmp_path):
     from mmpretrain.models.backbones import ResNet
     r18 = ResNet(depth=18).state_dict()
     full = tmp_path / 'byol.pth'
-    torch.save(dict(state_dict={f'target_net.module.0.{k}': v for k, v in r18.items()}, meta={}),
-               full)
+    torch.save(dict(state_dict={f'target_net.module.0.{k}': v for k, v in r18.items()}, meta={}), full)
     run_cli('to_detectron2.py', full, tmp_path / 'd2.pkl', '--branch', 'target')
     with open(tmp_path / 'd2.pkl', 'rb') as f:
         d2 = pickle.load(f)
@@ -273,8 +279,7 @@ def test_cli_converters(tmp_path):
     timm = torch.load(tmp_path / 'timm.pth', weights_only=True)
     assert torch.equal(timm['blocks.1.attn.qkv.weight'], vit['layers.1.attn.qkv.weight'])
 
-    run_cli('extract_backbone.py', dino, tmp_path / 'seg.pth', '--branch', 'target',
-            '--vit-layout', 'mmseg')
+    run_cli('extract_backbone.py', dino, tmp_path / 'seg.pth', '--branch', 'target', '--vit-layout', 'mmseg')
     seg = torch.load(tmp_path / 'seg.pth', weights_only=False)
     assert seg['meta']['mmspatial']['layout'] == 'mmseg'
     assert 'layers.0.attn.attn.in_proj_weight' in seg['state_dict']

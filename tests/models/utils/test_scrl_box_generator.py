@@ -11,7 +11,8 @@ from mmspatial.models.utils.scrl_box_generator import SCRLBoxes, SCRLBoxGenerato
 def geometry(crops, flips, sizes, image=(200., 240.)) -> ViewGeometry:
     crops = torch.tensor(crops, dtype=torch.float32).view(-1, 4)
     n = crops.shape[0]
-    return ViewGeometry(crops, torch.tensor(flips, dtype=torch.bool).view(n),
+    return ViewGeometry(crops,
+                        torch.tensor(flips, dtype=torch.bool).view(n),
                         torch.tensor(sizes, dtype=torch.float32).view(n, 2),
                         torch.tensor([image] * n, dtype=torch.float32))
 
@@ -96,8 +97,8 @@ def test_canonical_boxes_respect_min_size_and_frame():
     # grid-based sampling gives small boxes far more often than uniform sampling only if the grid
     # is actually used: in a 320 px frame most grid cells are narrower than 160 px
     big = torch.tensor([[320., 320.]])
-    grid_w = SCRLBoxGenerator(grid_based=True).sample_canonical(big, (2000,))
-    unif_w = SCRLBoxGenerator(grid_based=False).sample_canonical(big, (2000,))
+    grid_w = SCRLBoxGenerator(grid_based=True).sample_canonical(big, (2000, ))
+    unif_w = SCRLBoxGenerator(grid_based=False).sample_canonical(big, (2000, ))
     mean_width = lambda b: (b[..., 2] - b[..., 0]).float().mean()  # noqa: E731
     assert mean_width(grid_w) < mean_width(unif_w) - 30  # ~63 vs ~175 px
 
@@ -124,10 +125,9 @@ def test_no_overlap_and_touching_give_no_boxes():
 def test_number_of_boxes_and_roi_batch_index():
     torch.manual_seed(2)
     # images 0 and 2 overlap, image 1 does not
-    v1 = geometry([[0., 0., 150., 150.], [0., 0., 50., 50.], [20., 20., 200., 200.]], [False] * 3,
+    v1 = geometry([[0., 0., 150., 150.], [0., 0., 50., 50.], [20., 20., 200., 200.]], [False] * 3, [[96., 96.]] * 3)
+    v2 = geometry([[10., 10., 200., 200.], [100., 100., 200., 200.], [0., 0., 180., 180.]], [False, False, True],
                   [[96., 96.]] * 3)
-    v2 = geometry([[10., 10., 200., 200.], [100., 100., 200., 200.], [0., 0., 180., 180.]],
-                  [False, False, True], [[96., 96.]] * 3)
     out = SCRLBoxGenerator(num_boxes=7).generate(v1, v2)
     assert out.valid.sum(1).tolist() == [7, 0, 7]
     r1, r2 = out.rois(0), out.rois(1, batch_offset=3)
@@ -167,8 +167,7 @@ def _random_pair(n=32, seed=0):
     crops2 = torch.tensor([[10., 10., 140., 140.]]).repeat(n, 1)
     size = torch.tensor([[112., 112.]]).repeat(n, 1)
     flips = torch.rand(n, generator=g) < 0.5
-    return (ViewGeometry(crops1, flips, size, torch.zeros(n, 2)),
-            ViewGeometry(crops2, ~flips, size, torch.zeros(n, 2)))
+    return (ViewGeometry(crops1, flips, size, torch.zeros(n, 2)), ViewGeometry(crops2, ~flips, size, torch.zeros(n, 2)))
 
 
 def test_iou_rejection_statistics():
@@ -214,16 +213,18 @@ def test_bad_arguments():
 def test_boxes_show_the_same_pixels_in_both_views():
     """Real views from the pipeline transforms of an image whose pixels encode their own position."""
     from mmengine.registry import DefaultScope
+    from mmpretrain.structures import DataSample
 
     from mmspatial.datasets.transforms.geometric import MultiViewWithGeometry
     from mmspatial.geometry import collect_view_geometry
-    from mmpretrain.structures import DataSample
 
     h, w = 180, 240
     yy, xx = np.mgrid[0:h, 0:w]
     img = np.stack([xx, yy, np.zeros_like(xx)], -1).astype(np.uint8)  # R = x, G = y (BGR order moot)
-    view = [dict(type='RandomResizedCropWithBox', scale=96, crop_ratio_range=(0.3, 1.0)),
-            dict(type='RandomFlipWithFlag', prob=0.5)]
+    view = [
+        dict(type='RandomResizedCropWithBox', scale=96, crop_ratio_range=(0.3, 1.0)),
+        dict(type='RandomFlipWithFlag', prob=0.5)
+    ]
     with DefaultScope.overwrite_default_scope('mmpretrain'):  # as inside a Runner
         wrapper = MultiViewWithGeometry([view], num_views=2)
     np.random.seed(0)
@@ -243,8 +244,10 @@ def test_boxes_show_the_same_pixels_in_both_views():
     out = SCRLBoxGenerator(min_size=16).generate(geo[0], geo[1])
     assert out.num_boxes > 50
     # average position (R, G) of the pixels under each box, in both views
-    pooled = [roi_align(torch.stack(views[v]), out.rois(v), output_size=1, sampling_ratio=4,
-                        aligned=True)[:, :2, 0, 0] for v in range(2)]
+    pooled = [
+        roi_align(torch.stack(views[v]), out.rois(v), output_size=1, sampling_ratio=4, aligned=True)[:, :2, 0, 0]
+        for v in range(2)
+    ]
     err = (pooled[0] - pooled[1]).abs()
     assert err.max() < 2.0, err.max()
     # and this is a real check: boxes paired with the wrong image region disagree

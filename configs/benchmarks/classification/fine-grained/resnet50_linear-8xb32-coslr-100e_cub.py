@@ -1,5 +1,6 @@
 # Linear probe of a self-supervised ResNet-50 on CUB-200-2011: the ImageNet linear protocol of
-# ../resnet50_linear-8xb32-coslr-100e_in1k.py (settings and sources there) on the data of ./_base_/datasets/cub.py.
+# ../resnet50_linear-8xb32-coslr-100e_in1k.py (settings and sources there)
+# on the data of ./_base_/datasets/cub.py.
 _base_ = ['../resnet50_linear-8xb32-coslr-100e_in1k.py', './_base_/datasets/cub.py']
 
 model = dict(head=dict(num_classes=_base_.fg_num_classes))

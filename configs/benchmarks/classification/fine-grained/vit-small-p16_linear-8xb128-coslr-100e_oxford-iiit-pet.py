@@ -1,5 +1,6 @@
 # Linear probe of a self-supervised ViT-S/16 on Oxford-IIIT Pets: the ImageNet linear protocol of
-# ../vit-small-p16_linear-8xb128-coslr-100e_in1k.py (settings and sources there) on the data of ./_base_/datasets/oxford-iiit-pet.py.
+# ../vit-small-p16_linear-8xb128-coslr-100e_in1k.py (settings and sources there)
+# on the data of ./_base_/datasets/oxford-iiit-pet.py.
 _base_ = ['../vit-small-p16_linear-8xb128-coslr-100e_in1k.py', './_base_/datasets/oxford-iiit-pet.py']
 
 model = dict(head=dict(num_classes=_base_.fg_num_classes))

@@ -4,7 +4,9 @@ input_size = 32
 dataset_type = 'CIFAR10'
 data_root = 'data/cifar10/'
 data_preprocessor = dict(  # CIFAR_STATS of the reference (0.491, 0.482, 0.447) / (0.247, 0.243, 0.261)
-    type='SelfSupDataPreprocessor', mean=[125.205, 122.91, 113.985], std=[62.985, 61.965, 66.555],
+    type='SelfSupDataPreprocessor',
+    mean=[125.205, 122.91, 113.985],
+    std=[62.985, 61.965, 66.555],
     to_rgb=False)
 
 view_pipeline = [
@@ -12,8 +14,10 @@ view_pipeline = [
     dict(type='torchvision/Resize', size=(input_size, input_size), interpolation='lanczos'),
     dict(type='torchvision/RandomResizedCrop', size=(input_size, input_size), interpolation='lanczos'),
     dict(type='torchvision/RandomHorizontalFlip'),
-    dict(type='RandomApply', prob=0.8, transforms=[
-        dict(type='torchvision/ColorJitter', brightness=0.8, contrast=0.8, saturation=0.8, hue=0.2)]),
+    dict(
+        type='RandomApply',
+        prob=0.8,
+        transforms=[dict(type='torchvision/ColorJitter', brightness=0.8, contrast=0.8, saturation=0.8, hue=0.2)]),
     dict(type='torchvision/RandomGrayscale', p=0.2),
     dict(type='CV2GaussianBlur', prob=0.5),  # kernel 2 * int(0.05 * H) + 1, sigma in [0.1, 2]
 ]
@@ -45,5 +49,10 @@ train_dataloader = dict(
     drop_last=True,  # NT-Xent over equal batches (and equal per-rank sizes for the gather)
     sampler=dict(type='DefaultSampler', shuffle=True),
     collate_fn=dict(type='default_collate'),
-    dataset=dict(type='HoldOutSplit', ratio=0.05, seed=0, part='train', pipeline=train_pipeline,
-                 dataset=dict(type=dataset_type, data_root=data_root, split='train')))
+    dataset=dict(
+        type='HoldOutSplit',
+        ratio=0.05,
+        seed=0,
+        part='train',
+        pipeline=train_pipeline,
+        dataset=dict(type=dataset_type, data_root=data_root, split='train')))
