@@ -83,7 +83,7 @@ METHODS: List[MethodSpec] = [
         'cifar10_subset',
         'byol',
         localisation=True),
-    MethodSpec('ScatSimCLR-8 +rotation', 'configs/scatsimclr/scatsimclr8-rotation_1xb64-cpu_cifar10-subset.py',
+    MethodSpec('ScatSimCLR-8 +rotation', 'configs/scatsimclr/scatsimclr-rotation_scatnet8_1xb64-cpu_cifar10-subset.py',
                'ScatNet-8', 'cifar10_subset', 'simclr'),
     # flowers128, 96-px ResNet-18 and 64-px ViT-tiny/8
     MethodSpec(

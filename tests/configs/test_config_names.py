@@ -16,11 +16,7 @@ CONFIGS = Path(__file__).resolve().parents[2] / 'configs'
 EXCEPTIONS = {'scrl/scrl_r50_coco.py'}
 # Old-style names whose renames were still in progress (by their owners) when this test was written: listed so the
 # test guards every other config now; each entry must go once its file is renamed (test_pending_renames_exist).
-PENDING = {
-    'scrl/scrl_r18_demo.py', 'scatsimclr/scatsimclr8_1xb64-cpu_cifar10-subset.py',
-    'scatsimclr/scatsimclr8-jigsaw_1xb64-cpu_cifar10-subset.py',
-    'scatsimclr/scatsimclr8-rotation_1xb64-cpu_cifar10-subset.py'
-}
+PENDING = {'scrl/scrl_r18_demo.py'}
 
 WORD = r'[a-z0-9]+(?:[-.][a-z0-9]+)*'  # one field: lower-case words joined by '-' (and '.' in numbers)
 TRAIN = r'\d+xb\d+(?:-[a-z0-9.]+)*'  # {N}xb{B}-{schedule...}

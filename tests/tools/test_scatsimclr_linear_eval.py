@@ -30,7 +30,7 @@ def test_runs_on_a_tiny_npz(tmp_path):
     imgs = rng.integers(0, 256, (12, 32, 32, 3), dtype=np.uint8)
     np.savez(npz, train_images=imgs, train_labels=np.arange(12) % 2, val_images=imgs[:6], val_labels=np.arange(6) % 2)
     out = tool.main([
-        str(ROOT / 'configs' / 'scatsimclr' / 'scatsimclr8_1xb64-cpu_cifar10-subset.py'), 'random', '--data',
+        str(ROOT / 'configs' / 'scatsimclr' / 'scatsimclr_scatnet8_1xb64-cpu_cifar10-subset.py'), 'random', '--data',
         str(npz), '--epochs', '2', '--runs', '2', '--out',
         str(tmp_path / 'r.json')
     ])
