@@ -84,3 +84,43 @@ def test_command_line_random_and_checkpoint(tmp_path, capsys):
     torch.save(dict(state_dict={k: v for k, v in model.state_dict().items() if not k.startswith('sp_head.')}), host)
     with pytest.raises(KeyError, match='sp_head'):
         tool.main([str(CONFIG), '--synthetic', '0', '--checkpoint', str(host), '--out', str(tmp_path / 'x.png')])
+
+
+class _WritesMarker:
+    """Unpickling this runs ``os.system('touch <marker>')``: what a malicious checkpoint does."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        import os
+        return os.system, (f'touch {self.marker}', )
+
+
+def test_checkpoint_is_loaded_weights_only(tmp_path):
+    from mmengine.config import Config
+    from mmengine.logging import HistoryBuffer
+
+    from mmspatial.engine.safe_load import UntrustedCheckpointError
+    tool = load_tool('tools/visualization/draw_sp_boxes.py')
+    cfg = Config.fromfile(str(CONFIG))
+    state = tool.load_model(cfg, None).state_dict()
+    hub = HistoryBuffer()
+    hub.update(1.0)
+    good = tmp_path / 'good.pth'  # what an mmengine training checkpoint pickles besides tensors
+    torch.save(dict(state_dict=state, message_hub=dict(h=hub), meta=dict(seed=np.int64(0))), good)
+    assert torch.equal(
+        tool.load_model(cfg, str(good)).state_dict()['sp_head.mlp.0.weight'], state['sp_head.mlp.0.weight'])
+    marker = tmp_path / 'pwned'
+    evil = tmp_path / 'evil.pth'
+    torch.save(dict(state_dict=state, meta=dict(x=_WritesMarker(marker))), evil)
+    args = [
+        str(CONFIG), '--synthetic', '0', '--pairs', '1', '--checkpoint',
+        str(evil), '--out',
+        str(tmp_path / 'x.png')
+    ]
+    with pytest.raises(UntrustedCheckpointError, match='posix.system'):
+        tool.main(args)
+    assert not marker.exists() and not (tmp_path / 'x.png').exists()
+    tool.main(args + ['--trust-checkpoint'])  # explicit trust: unpickled in full (so the refusal was real)
+    assert marker.exists() and (tmp_path / 'x.png').exists()

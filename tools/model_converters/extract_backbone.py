@@ -43,6 +43,10 @@ def parse_args() -> argparse.Namespace:
         action='store_true',
         help='remove a ViT class token and its pos_embed row (DINO checkpoints for '
         'the ViT transfer configs, whose ViTs have no class token)')
+    parser.add_argument(
+        '--trust-checkpoint',
+        action='store_true',
+        help='unpickle the checkpoint with weights_only=False (only for a file you trust; docs/safety.md)')
     return parser.parse_args()
 
 
@@ -51,7 +55,7 @@ def main() -> None:
     if not args.output.endswith('.pth'):
         raise SystemExit(f'output must end with .pth: {args.output}')
     ckpt = extract_backbone_checkpoint(
-        load_checkpoint_file(args.checkpoint),
+        load_checkpoint_file(args.checkpoint, trust=args.trust_checkpoint),
         branch=args.branch,
         prefix=args.prefix,
         vit_layout=args.vit_layout,

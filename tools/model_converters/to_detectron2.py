@@ -22,11 +22,15 @@ def main() -> None:
     parser.add_argument('output', help='detectron2 weights (.pkl)')
     parser.add_argument('--branch', choices=BRANCHES, default='online')
     parser.add_argument('--prefix', help='explicit key prefix (overrides --branch)')
+    parser.add_argument(
+        '--trust-checkpoint',
+        action='store_true',
+        help='unpickle the checkpoint with weights_only=False (only for a file you trust; docs/safety.md)')
     args = parser.parse_args()
     if not args.output.endswith('.pkl'):
         raise SystemExit(f'output must end with .pkl: {args.output}')
     state, prefix = backbone_state_dict(
-        load_checkpoint_file(args.checkpoint), args.branch, args.prefix, args.checkpoint)
+        load_checkpoint_file(args.checkpoint, args.trust_checkpoint), args.branch, args.prefix, args.checkpoint)
     payload = detectron2_checkpoint(state, args.checkpoint)
     with open(args.output, 'wb') as f:
         pickle.dump(payload, f)

@@ -23,9 +23,13 @@ def main() -> None:
     parser.add_argument('output', help='plain state dict (.pth)')
     parser.add_argument('--branch', choices=BRANCHES, default='online')
     parser.add_argument('--prefix', help='explicit key prefix (overrides --branch)')
+    parser.add_argument(
+        '--trust-checkpoint',
+        action='store_true',
+        help='unpickle the checkpoint with weights_only=False (only for a file you trust; docs/safety.md)')
     args = parser.parse_args()
     state, prefix = backbone_state_dict(
-        load_checkpoint_file(args.checkpoint), args.branch, args.prefix, args.checkpoint)
+        load_checkpoint_file(args.checkpoint, args.trust_checkpoint), args.branch, args.prefix, args.checkpoint)
     arch = detect_arch(state)
     if arch == 'resnet':
         out = resnet_to_torchvision(state, args.checkpoint)

@@ -31,10 +31,11 @@ import numpy as np
 import torch
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
-from mmengine.runner import load_checkpoint
+from mmengine.runner.checkpoint import _load_checkpoint_to_model
 from mmpretrain.registry import DATASETS, MODELS, TRANSFORMS
 
 import mmspatial  # noqa: F401  (registers SpatialPrediction, the datasets and transforms)
+from mmspatial.engine.safe_load import load_local_checkpoint
 from mmspatial.models.losses.sp_loss import spatial_prediction_boxes, spatial_prediction_targets
 
 # BGR colours: view 1, true view 2, view 2 implied by the prediction
@@ -56,8 +57,12 @@ def find_sp_views(cfg: Config) -> dict:
                      'is it an SP config (configs/sp/)?')
 
 
-def load_model(cfg: Config, checkpoint: Optional[str]) -> torch.nn.Module:
-    """Build the SP-wrapped model (seeded init), optionally load a checkpoint, eval mode."""
+def load_model(cfg: Config, checkpoint: Optional[str], trust_checkpoint: bool = False) -> torch.nn.Module:
+    """Build the SP-wrapped model (seeded init), optionally load a checkpoint, eval mode.
+
+    The checkpoint is read with ``weights_only=True`` and mmspatial's allow-list
+    (:func:`~mmspatial.engine.safe_load.load_local_checkpoint`); ``trust_checkpoint`` unpickles it in full.
+    """
     with DefaultScope.overwrite_default_scope('mmpretrain'):
         model = MODELS.build(cfg.model)
     if not hasattr(model, 'sp_head'):
@@ -65,12 +70,12 @@ def load_model(cfg: Config, checkpoint: Optional[str]) -> torch.nn.Module:
                         "dict(type='SpatialPrediction', host=...)")
     model.init_weights()
     if checkpoint:
-        state = torch.load(checkpoint, map_location='cpu', weights_only=False)
+        state = load_local_checkpoint(checkpoint, map_location='cpu', trusted=[checkpoint] if trust_checkpoint else ())
         keys = state.get('state_dict', state).keys()
         # A plain host checkpoint would leave the head random: refuse rather than draw noise.
         if not any(k.startswith('sp_head.') for k in keys):
             raise KeyError(f'{checkpoint!r} has no sp_head.* weights: not an SP checkpoint')
-        load_checkpoint(model, checkpoint, map_location='cpu', strict=True)  # no partial loads
+        _load_checkpoint_to_model(model, state, strict=True)  # no partial loads
     else:
         print('no --checkpoint: random weights, the prediction only shows the mechanics')
     model.eval()  # (not chained: some mmpretrain modules' train() returns None)
@@ -176,6 +181,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('config', help='an SP config (configs/sp/*.py)')
     parser.add_argument('--checkpoint', help='trained SP weights (default: seeded random init)')
+    parser.add_argument(
+        '--trust-checkpoint',
+        action='store_true',
+        help='unpickle --checkpoint with weights_only=False (only for a file you trust; docs/safety.md)')
     src = parser.add_mutually_exclusive_group(required=True)
     src.add_argument('--image', help='image file')
     src.add_argument('--synthetic', type=int, metavar='INDEX', help='scene INDEX of the embedded SyntheticScenes')
@@ -198,7 +207,7 @@ def main(argv: Optional[Sequence[str]] = None) -> str:
     random.seed(args.seed)
     np.random.seed(args.seed)
     torch.manual_seed(args.seed)
-    model = load_model(cfg, args.checkpoint)
+    model = load_model(cfg, args.checkpoint, args.trust_checkpoint)
     if args.image:
         img = cv2.imread(args.image, cv2.IMREAD_COLOR)
         if img is None:

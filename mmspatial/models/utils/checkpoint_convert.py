@@ -25,6 +25,7 @@ backbone's keys are used as they are. ViT: the default layout is mmpretrain's, l
 and mmseg configs). :func:`vit_mmpretrain_to_mmseg` converts to mmseg's own ``VisionTransformer``
 (``attn.attn.in_proj_*``) for users of mmseg's ViT configs; :func:`vit_mmseg_to_mmpretrain` inverts it.
 """
+import os.path as osp
 import re
 from collections import OrderedDict
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
@@ -353,15 +354,23 @@ def to_layout(state: Mapping[str, Tensor], vit_layout: str = 'mmpretrain') -> Tu
 _META_KEEP = ('epoch', 'iter', 'mmengine_version', 'experiment_name', 'seed', 'time', 'cfg')
 
 
-def load_checkpoint_file(path: str) -> dict:
-    """``torch.load`` of a local mmengine checkpoint (pickled metadata: ``weights_only=False``).
+def load_checkpoint_file(path: str, trust: bool = False) -> dict:
+    """Load a local checkpoint for the converters: ``weights_only=True`` with mmspatial's allow-list.
 
-    As with any pickle, only load checkpoints you trust (see ``mmspatial/compat.py``).
+    mmengine training checkpoints pickle a few non-tensor types (``HistoryBuffer``, numpy arrays); they
+    are allowed by :func:`mmspatial.engine.safe_load.load_local_checkpoint` (``docs/safety.md``). A file
+    needing any other global raises :class:`~mmspatial.engine.safe_load.UntrustedCheckpointError`
+    naming the file and the global; nothing in it runs.
+
+    Args:
+        path (str): local checkpoint file.
+        trust (bool): the user trusts this file (the converters' ``--trust-checkpoint``): it is
+            unpickled with ``weights_only=False``, which can run code stored in it.
     """
-    import os.path as osp
+    from mmspatial.engine.safe_load import load_local_checkpoint
     if not osp.isfile(path):
         raise FileNotFoundError(f'checkpoint not found: {path}')
-    return torch.load(path, map_location='cpu', weights_only=False)
+    return load_local_checkpoint(path, map_location='cpu', trusted=[path] if trust else ())
 
 
 def extract_backbone_checkpoint(checkpoint: Mapping,

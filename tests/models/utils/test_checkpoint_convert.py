@@ -285,3 +285,65 @@ def test_cli_converters(tmp_path):
     assert 'layers.0.attn.attn.in_proj_weight' in seg['state_dict']
     with pytest.raises(KeyError, match='no online backbone found'):
         run_cli('extract_backbone.py', dino, tmp_path / 'x.pth')  # DINO has only teacher keys here
+
+
+class _WritesMarker:
+    """Unpickling this runs ``os.system('touch <marker>')``: what a malicious checkpoint does."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        import os
+        return os.system, (f'touch {self.marker}', )
+
+
+def _mmengine_like_checkpoint(path, state_dict, **meta):
+    """What an mmengine training checkpoint pickles besides tensors: HistoryBuffer, numpy values."""
+    from mmengine.logging import HistoryBuffer
+    hub = HistoryBuffer()
+    hub.update(0.5)
+    torch.save(
+        dict(
+            state_dict=state_dict,
+            message_hub=dict(log_scalars={'train/loss': hub}),
+            meta=dict(epoch=3, seed=np.int64(7), arr=np.arange(2), **meta)), path)
+    return path
+
+
+def test_load_checkpoint_file_is_weights_only_with_the_allow_list(tmp_path):
+    from mmspatial.engine.safe_load import UntrustedCheckpointError
+    from mmspatial.models.utils.checkpoint_convert import load_checkpoint_file
+    weights = {'backbone.conv1.weight': torch.ones(2, 3, 1, 1)}
+    good = _mmengine_like_checkpoint(tmp_path / 'good.pth', weights)
+    ckpt = load_checkpoint_file(str(good))
+    assert ckpt['message_hub']['log_scalars']['train/loss'].current() == 0.5 and ckpt['meta']['seed'] == 7
+    marker = tmp_path / 'pwned'
+    evil = _mmengine_like_checkpoint(tmp_path / 'evil.pth', weights, x=_WritesMarker(marker))
+    with pytest.raises(UntrustedCheckpointError) as err:
+        load_checkpoint_file(str(evil))
+    assert 'posix.system' in str(err.value) and str(evil) in str(err.value)
+    assert not marker.exists(), 'the checkpoint ran its command'
+    load_checkpoint_file(str(evil), trust=True)  # explicit trust unpickles in full: the refusal was real
+    assert marker.exists()
+    with pytest.raises(FileNotFoundError, match='missing.pth'):
+        load_checkpoint_file(str(tmp_path / 'missing.pth'))
+
+
+@pytest.mark.parametrize('script,out', [('extract_backbone.py', 'x.pth'), ('to_timm.py', 'x.pth'),
+                                        ('to_detectron2.py', 'x.pkl')])
+def test_cli_converters_refuse_a_checkpoint_that_runs_code(tmp_path, script, out):
+    from mmpretrain.models.backbones import ResNet
+
+    from mmspatial.engine.safe_load import UntrustedCheckpointError
+    r18 = {f'backbone.{k}': v for k, v in ResNet(depth=18).state_dict().items()}
+    marker = tmp_path / 'pwned'
+    evil = _mmengine_like_checkpoint(tmp_path / 'evil.pth', r18, x=_WritesMarker(marker))
+    with pytest.raises(UntrustedCheckpointError, match='posix.system'):
+        run_cli(script, evil, tmp_path / out)
+    assert not marker.exists() and not (tmp_path / out).exists()
+    good = _mmengine_like_checkpoint(tmp_path / 'good.pth', r18)
+    run_cli(script, good, tmp_path / out)  # an mmengine checkpoint converts
+    assert (tmp_path / out).exists()
+    run_cli(script, evil, tmp_path / ('trusted_' + out), '--trust-checkpoint')
+    assert marker.exists() and (tmp_path / ('trusted_' + out)).exists()
