@@ -176,16 +176,20 @@ def knn_and_linear(backbone,
     return out
 
 
-def localisation(backbone, preprocessor, loaders: Dict[str, dict], runner, dataset: str, seed: int,
-                 quick: bool) -> Dict[str, float]:
-    """SP's position-and-scale probe (mmspatial/evaluation/spatial_reasoning/position_scale.py) on
-    patches of held-out images: ridge R^2 of (dx, dy) and of the log-scale, on test images."""
-    from mmspatial.evaluation.spatial_reasoning.common import FrozenBackbone, preprocessor_norm
-    from mmspatial.evaluation.spatial_reasoning.position_scale import evaluate_position_scale
-    size, patch, n_tr, n_te = DATASETS[dataset].loc
+def localisation_inputs(backbone, preprocessor, loaders: Dict[str, dict], runner, dataset: str, quick: bool):
+    """The localisation probe's inputs: a ``FrozenBackbone`` normalising as the model's preprocessor does and
+    the (train, test) images as BGR arrays resized to the probe size.
+
+    The probe takes BGR arrays (LoadImageFromFile's order); images of an RGB dataset are flipped to BGR here,
+    and the frozen backbone flips them back if the model saw RGB. ``tests/benchmarks`` checks that it embeds
+    an image exactly as ``extract_features`` (the model's own data preprocessor) does.
+    """
+    import mmcv
+
+    from mmspatial.evaluation.spatial_reasoning.common import FrozenBackbone, dataset_channel_order, preprocessor_norm
+    size, _, n_tr, n_te = DATASETS[dataset].loc
     if quick:
         n_tr, n_te = 12, 6
-    import mmcv
     images = []
     for split, n in (('bank', n_tr), ('val', n_te)):
         ds = runner.build_dataloader(loader(loaders[split])).dataset
@@ -196,14 +200,22 @@ def localisation(backbone, preprocessor, loaders: Dict[str, dict], runner, datas
                 res['img'] = mmcv.imread(res['img_path'], channel_order='bgr')
             imgs.append(res['img'])
         images.append(np.stack([mmcv.imresize(im, (size, size), interpolation='bicubic') for im in imgs]))
-    from mmspatial.evaluation.spatial_reasoning.common import dataset_channel_order
     data_order = dataset_channel_order(loaders['bank'])
     mean, std, converts = preprocessor_norm(preprocessor)
-    # the probe takes BGR arrays (LoadImageFromFile's order) and flips them if the backbone saw RGB
-    seen = {'rgb': 'bgr', 'bgr': 'rgb'}[data_order] if converts else data_order
+    seen = {'rgb': 'bgr', 'bgr': 'rgb'}[data_order] if converts else data_order  # the order the backbone saw
     if data_order == 'rgb':
         images = [im[..., ::-1].copy() for im in images]
     frozen = FrozenBackbone(name='arm', backbone=backbone, mean=mean, std=std, to_rgb=seen == 'rgb')
+    return frozen, images
+
+
+def localisation(backbone, preprocessor, loaders: Dict[str, dict], runner, dataset: str, seed: int,
+                 quick: bool) -> Dict[str, float]:
+    """SP's position-and-scale probe (mmspatial/evaluation/spatial_reasoning/position_scale.py) on
+    patches of held-out images: ridge R^2 of (dx, dy) and of the log-scale, on test images."""
+    from mmspatial.evaluation.spatial_reasoning.position_scale import evaluate_position_scale
+    patch = DATASETS[dataset].loc[1]
+    frozen, images = localisation_inputs(backbone, preprocessor, loaders, runner, dataset, quick)
     res = evaluate_position_scale(frozen, images[0], images[1], pairs_per_image=4, patch_size=patch, seed=seed)
     m = res['metrics']
     return dict(loc_r2_xy=0.5 * (m['dx']['r2'] + m['dy']['r2']), loc_r2_scale=m['log_scale']['r2'])

@@ -74,6 +74,11 @@ def plan(args) -> List[dict]:
                             arm='trained',
                             seed=seed,
                             curve=seed == 0))
+    if args.order == 'method':  # floors first, then one method's seeds after another (a run cut short
+        # keeps whole methods with all their seeds rather than every method with fewer seeds)
+        names = list(args.methods or [m.name for m in methods])
+        jobs.sort(key=lambda j: (j['arm'] == 'trained', j['dataset'] != datasets[0], names.index(j['name'])
+                                 if j['name'] in names else -1, j['seed']))
     if args.ablation and not args.quick:
         for name in ABLATIONS:
             for seed in range(args.ablation_seeds):
@@ -89,12 +94,27 @@ def plan(args) -> List[dict]:
     return jobs
 
 
+def budget_for(dataset: str, args) -> float:
+    """The training CPU seconds of an arm on ``dataset``: ``--dataset-budget`` if given, else ``--budget``."""
+    return args.dataset_budget.get(dataset, args.budget)
+
+
+def parse_dataset_budgets(items: Optional[List[str]]) -> dict:
+    out = {}
+    for item in items or []:
+        name, sep, value = item.partition('=')
+        if not sep or name not in DATASETS:
+            raise SystemExit(f'--dataset-budget {item!r}: expected NAME=SECONDS with NAME in {list(DATASETS)}')
+        out[name] = float(value)
+    return out
+
+
 def command(job: dict, args, out: str) -> List[str]:
     cmd = [
         sys.executable,
         osp.join(HERE, 'arm.py'), '--method', job['method'], '--arm', job['arm'], '--seed',
         str(job['seed']), '--budget',
-        str(args.budget), '--out', out
+        str(budget_for(job['dataset'], args)), '--out', out
     ]
     if job.get('curve'):
         cmd.append('--curve')
@@ -117,7 +137,8 @@ def run_jobs(jobs: List[dict], args, run_dir: str, on_done) -> None:
     pending = [j for j in jobs if not osp.isfile(osp.join(run_dir, 'records', slug(j) + '.json'))]
     print(
         f'{len(jobs)} arms, {len(jobs) - len(pending)} already done, {len(pending)} to run '
-        f'({args.jobs} at a time, {args.budget:g} CPU-s of training each)',
+        f'({args.jobs} at a time, {args.budget:g} CPU-s of training each' +
+        ''.join(f', {k}: {v:g}' for k, v in args.dataset_budget.items()) + ')',
         flush=True)
     running = []
     while pending or running:
@@ -164,6 +185,7 @@ def write_outputs(run_dir: str, args, stamp: str, started: float, cpu0: float) -
     details['run'] = dict(
         command=' '.join(sys.argv),
         budget_cpu_s=args.budget,
+        dataset_budget_cpu_s=args.dataset_budget,
         seeds=args.seeds,
         jobs=args.jobs,
         quick=args.quick,
@@ -187,6 +209,18 @@ def write_outputs(run_dir: str, args, stamp: str, started: float, cpu0: float) -
 def main(argv=None) -> Optional[str]:
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--budget', type=float, default=150., help='training CPU seconds per arm (default 150)')
+    p.add_argument(
+        '--dataset-budget',
+        nargs='+',
+        metavar='NAME=SECONDS',
+        help='per-dataset training CPU seconds, overriding --budget (budgets stay equal within a dataset; '
+        'each record keeps its own budget_cpu_s)')
+    p.add_argument(
+        '--order',
+        choices=['seed', 'method'],
+        default='seed',
+        help='job order: seed-major (default) '
+        'or method-major (floors, then each method with all its seeds, in --methods order)')
     p.add_argument('--seeds', type=int, default=3)
     p.add_argument('--jobs', type=int, default=2, help='arms side by side (one CPU thread each)')
     p.add_argument('--datasets', nargs='+', default=list(DATASETS))
@@ -202,12 +236,14 @@ def main(argv=None) -> Optional[str]:
     p.add_argument('--render-from', help='only re-render docs/evidence.md from a learning_*.json')
     p.add_argument('--fail-fast', action='store_true')
     args = p.parse_args(argv)
+    args.dataset_budget = parse_dataset_budgets(args.dataset_budget)
     if args.render_from:
         import report
         report.render(args.render_from, args.doc, args.image)
         return args.render_from
     if args.quick:
         args.seeds, args.budget = 1, min(args.budget, 5.)
+        args.dataset_budget = {k: min(v, 5.) for k, v in args.dataset_budget.items()}
     stamp = osp.basename(args.resume.rstrip('/')) if args.resume else time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())
     run_dir = args.resume or osp.join(args.out_dir, 'learning_runs', stamp)
     started, t = time.time(), os.times()

@@ -9,6 +9,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / 'benchmarks' / 'learning'))
 import report  # noqa: E402
+import run  # noqa: E402
 from run import RESULT_KEYS  # noqa: E402
 
 
@@ -40,6 +41,47 @@ def test_mean_std_over_seeds_and_gain_target():
     assert status[('SCRL vs BYOL', 'ours within 1 std of, ')] == 'met'
 
 
+def _args(argv):
+    p = run.argparse.Namespace(
+        datasets=['cifar10_subset', 'flowers128'],
+        methods=None,
+        quick=False,
+        seeds=2,
+        order='seed',
+        ablation=False,
+        ablation_seeds=1,
+        budget=100.,
+        dataset_budget={})
+    for k, v in argv.items():
+        setattr(p, k, v)
+    return p
+
+
+def test_per_dataset_budget_and_its_errors(monkeypatch):
+    args = _args(dict(dataset_budget=run.parse_dataset_budgets(['flowers128=40'])))
+    assert run.budget_for('flowers128', args) == 40. and run.budget_for('cifar10_subset', args) == 100.
+    job = dict(method='m', dataset='flowers128', arm='trained', seed=0)
+    cmd = run.command(job, args, 'out.json')
+    assert cmd[cmd.index('--budget') + 1] == '40.0'
+    with pytest.raises(SystemExit, match='imagenet'):
+        run.parse_dataset_budgets(['imagenet=10'])
+    with pytest.raises(SystemExit, match='NAME=SECONDS'):
+        run.parse_dataset_budgets(['flowers128'])
+
+
+def test_method_major_order_keeps_floors_first(monkeypatch):
+    from protocol import DatasetSpec
+    monkeypatch.setattr(DatasetSpec, 'available', lambda self: True)  # only the plan, no data read
+    names = ['ScatSimCLR-8 +rotation', 'SimCLR (mmpretrain)']
+    jobs = run.plan(_args(dict(datasets=['cifar10_subset'], methods=names, order='method', seeds=3)))
+    arms = [j['arm'] for j in jobs]
+    assert arms.index('trained') == arms.count('random_init') + arms.count('random_init_bn_recal')
+    trained = [(j['name'], j['seed']) for j in jobs if j['arm'] == 'trained']
+    assert trained == [(n, s) for n in names for s in range(3)]  # whole methods, in the order asked
+    seed_major = run.plan(_args(dict(datasets=['cifar10_subset'], methods=names, seeds=3)))
+    assert sorted(map(run.slug, seed_major)) == sorted(map(run.slug, jobs))
+
+
 @pytest.mark.slow
 def test_quick_run_writes_the_issue_keys(tmp_path):
     if not (ROOT.parent / 'shared' / 'data' / 'cifar10_subset').is_dir():
@@ -58,4 +100,5 @@ def test_quick_run_writes_the_issue_keys(tmp_path):
     assert {r['arm'] for r in rows} == {'trained', 'random_init', 'random_init_bn_recal'}
     assert all(tuple(r) == RESULT_KEYS for r in rows)
     assert all(0 <= r['knn_top1_mean'] <= 100 for r in rows)
+    assert {r['budget_cpu_s'] for r in rows if r['arm'] == 'trained'} == {5.}
     assert 'Targets (issue 14)' in (tmp_path / 'evidence.md').read_text()
