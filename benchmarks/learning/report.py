@@ -47,6 +47,7 @@ def aggregate(recs: List[dict]) -> Tuple[List[dict], dict]:
         row['knn_queries'] = rs[0].get('knn_queries')
         row['bank'] = rs[0].get('bank')
         row['ablation'] = rs[0].get('ablation')
+        row['carried_from'] = rs[0].get('carried_from')  # records measured by an earlier run, kept as they are
         rows.append(row)
     details = dict(rows=rows, records=recs, targets=targets(rows))
     return rows, details
@@ -121,13 +122,16 @@ def targets(rows: List[dict]) -> List[dict]:
                     numbers=''))
             continue
         met = s['loc_r2_xy_mean'] >= b['loc_r2_xy_mean']
+        spread = math.sqrt((s['loc_r2_xy_std'] or 0)**2 + (b['loc_r2_xy_std'] or 0)**2)
+        inside = abs(s['loc_r2_xy_mean'] - b['loc_r2_xy_mean']) <= spread
         out.append(
             dict(
                 target='spatial >= base on the localisation probe (position R^2)',
                 subject=f'{spatial} vs {base} ({dataset})',
                 status='met' if met else 'not met',
                 numbers=f"{_fmt(s['loc_r2_xy_mean'], s['loc_r2_xy_std'], 3)} vs "
-                f"{_fmt(b['loc_r2_xy_mean'], b['loc_r2_xy_std'], 3)}"))
+                f"{_fmt(b['loc_r2_xy_mean'], b['loc_r2_xy_std'], 3)}" +
+                (' (difference inside 1 std of the difference: not resolved)' if inside else '')))
     return out
 
 
@@ -175,13 +179,23 @@ def render(json_path: str, doc: str, image: str) -> str:
         f'`{osp.relpath(json_path, osp.dirname(osp.dirname(doc)))}` '
         '(do not edit by hand; `--render-from` re-renders). Protocol and caveats: see below the tables.', ''
     ]
-    budget = run.get('budget_cpu_s')
+    budgets = OrderedDict()  # dataset -> budgets of its trained rows (equal within a dataset by design)
+    for r in rows:
+        if r['arm'] == 'trained':
+            budgets.setdefault(r['dataset'], set()).add(r['budget_cpu_s'])
+    per_ds = '; '.join(f"{ds}: {' / '.join(f'{b:g}' for b in sorted(bs))}" for ds, bs in budgets.items())
     lines += [
-        f"Budget: **{budget:g} CPU-seconds of training per arm** (one thread; process CPU time, so equal "
-        f"whatever else runs), {run.get('seeds')} seed(s) planned, {run.get('finished_arms')} arms finished; "
+        f"Budget: **CPU-seconds of training per arm, {per_ds}** (one thread; process CPU time of the arm "
+        f"process), {run.get('seeds')} seed(s) planned, {run.get('finished_arms')} arms finished; "
         f"the run took {run.get('wall_s', 0) / 60:.0f} min wall and {run.get('cpu_s', 0) / 60:.0f} CPU-min "
-        f"(training + probes + start-up of every arm process)." if budget is not None else '', ''
+        f"(training + probes + start-up of every arm process)." if budgets else '', ''
     ]
+    carried = sorted({r['carried_from'] for r in rows if r.get('carried_from')})
+    if carried:
+        lines += [
+            f"Rows marked † were measured by an earlier run ({', '.join(f'`{c}`' for c in carried)}) at their own "
+            'budget and kept unchanged; they are compared only with rows of the same dataset.', ''
+        ]
     lines += [
         '## Table (kNN k = 20 and linear probe, top-1 %, mean ± std over seeds)', '',
         '| dataset | backbone | method | arm | budget (CPU-s) | iterations | seeds | kNN k=20 | kNN k=200 | '
@@ -190,7 +204,8 @@ def render(json_path: str, doc: str, image: str) -> str:
     for r in rows:
         if r.get('ablation'):
             continue
-        lines.append(f"| {r['dataset']} | {r['backbone']} | {r['method']} | {r['arm']} | {r['budget_cpu_s']:g} | "
+        mark = ' †' if r.get('carried_from') else ''
+        lines.append(f"| {r['dataset']}{mark} | {r['backbone']} | {r['method']} | {r['arm']} | {r['budget_cpu_s']:g} | "
                      f"{r['iterations']:g} | {len(r['seeds'])} | {_fmt(r['knn_top1_mean'], r['knn_top1_std'])} | "
                      f"{_fmt(r['knn200_top1_mean'], r['knn200_top1_std'])} | "
                      f"{_fmt(r['linear_top1_mean'], r['linear_top1_std'])} | "

@@ -41,6 +41,23 @@ def test_mean_std_over_seeds_and_gain_target():
     assert status[('SCRL vs BYOL', 'ours within 1 std of, ')] == 'met'
 
 
+def test_render_labels_budgets_per_dataset_and_carried_rows(tmp_path):
+    recs = [_rec('random init', 'random_init', s, 30., dataset=d) for s in range(3) for d in ('cifar10_subset', 'f')]
+    recs += [_rec('SCRL', 'trained', s, 40.) for s in range(3)]
+    for s in range(3):
+        old = _rec('SCRL', 'trained', s, 35., dataset='f')
+        old.update(budget_cpu_s=4, carried_from='learning_old')
+        recs.append(old)
+    rows, details = report.aggregate(recs)
+    path = tmp_path / 'learning_x.json'
+    path.write_text(json.dumps([{k: r[k] for k in RESULT_KEYS} for r in rows]))
+    (tmp_path / 'learning_x_details.json').write_text(json.dumps(details))
+    text = Path(report.render(str(path), str(tmp_path / 'e.md'), str(tmp_path / 'c.png'))).read_text()
+    assert 'cifar10_subset: 10; f: 4' in text
+    assert '| f † | R | SCRL | trained | 4 |' in text and '| cifar10_subset | R | SCRL | trained | 10 |' in text
+    assert '`learning_old`' in text
+
+
 def _args(argv):
     p = run.argparse.Namespace(
         datasets=['cifar10_subset', 'flowers128'],
