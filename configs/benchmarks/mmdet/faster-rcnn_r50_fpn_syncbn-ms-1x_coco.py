@@ -1,17 +1,15 @@
-# Faster R-CNN R50-FPN 1x on COCO, self-supervised transfer protocol (see the Mask R-CNN 1x config).
+# Faster R-CNN R50-FPN 1x on COCO, self-supervised transfer protocol (_base_/transfer_protocol.py).
 # Reference: SCRL R50 200 ep -> 40.49 bbox AP (detectron2; docs/transfer.md).
 # Checkpoint: MMSPATIAL_PRETRAINED=PATH or --cfg-options model.backbone.init_cfg.checkpoint=PATH.
-_base_ = 'mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py'
-custom_imports = dict(imports=['mmspatial'], allow_failed_imports=False)
+_base_ = ['mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py', './_base_/transfer_protocol.py']
 
-pretrained = '{{$MMSPATIAL_PRETRAINED:MMSPATIAL_PRETRAINED-is-not-set.pth}}'
-norm_cfg = dict(type='SyncBN', requires_grad=True)
+norm_cfg = _base_.norm_cfg
 model = dict(
     backbone=dict(
         frozen_stages=-1,
         norm_cfg=norm_cfg,
         norm_eval=False,
-        init_cfg=dict(_delete_=True, type='Pretrained', checkpoint=pretrained)),
+        init_cfg=dict(_delete_=True, type='Pretrained', checkpoint=_base_.pretrained)),
     neck=dict(norm_cfg=norm_cfg),
     roi_head=dict(bbox_head=dict(type='Shared4Conv1FCBBoxHead', norm_cfg=norm_cfg)))
 
@@ -28,5 +26,3 @@ train_pipeline = [
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline), collate_fn=dict(type='pseudo_collate'))
 val_dataloader = dict(collate_fn=dict(type='pseudo_collate'))
 test_dataloader = val_dataloader
-
-custom_hooks = [dict(type='CheckpointCoverageHook')]

@@ -2,23 +2,16 @@
 # benchmarks): SyncBN in backbone, neck and RoI heads, all backbone stages trained (frozen_stages=-1,
 # norm_eval=False), multi-scale training (short side 640-800). 8 GPUs x 2 images.
 # Reference: SCRL R50 200 ep -> 41.02 bbox AP / 37.50 mask AP (detectron2; docs/transfer.md).
-#
-# The backbone comes from ONE place, `pretrained` below: the output of
-# tools/model_converters/extract_backbone.py, set with the environment variable MMSPATIAL_PRETRAINED or
-# `--cfg-options model.backbone.init_cfg.checkpoint=PATH` (a full pretraining checkpoint also works
-# with `model.backbone.init_cfg.prefix=backbone.`). CheckpointCoverageHook stops the run before the
-# first iteration if the checkpoint does not cover every backbone weight.
-_base_ = 'mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py'
-custom_imports = dict(imports=['mmspatial'], allow_failed_imports=False)
+# Protocol constants (checkpoint, SyncBN, coverage hook): _base_/transfer_protocol.py.
+_base_ = ['mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py', './_base_/transfer_protocol.py']
 
-pretrained = '{{$MMSPATIAL_PRETRAINED:MMSPATIAL_PRETRAINED-is-not-set.pth}}'
-norm_cfg = dict(type='SyncBN', requires_grad=True)
+norm_cfg = _base_.norm_cfg
 model = dict(
     backbone=dict(
         frozen_stages=-1,
         norm_cfg=norm_cfg,
         norm_eval=False,
-        init_cfg=dict(_delete_=True, type='Pretrained', checkpoint=pretrained)),
+        init_cfg=dict(_delete_=True, type='Pretrained', checkpoint=_base_.pretrained)),
     neck=dict(norm_cfg=norm_cfg),
     roi_head=dict(bbox_head=dict(type='Shared4Conv1FCBBoxHead', norm_cfg=norm_cfg), mask_head=dict(norm_cfg=norm_cfg)))
 
@@ -37,5 +30,3 @@ train_pipeline = [
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline), collate_fn=dict(type='pseudo_collate'))
 val_dataloader = dict(collate_fn=dict(type='pseudo_collate'))
 test_dataloader = val_dataloader
-
-custom_hooks = [dict(type='CheckpointCoverageHook')]

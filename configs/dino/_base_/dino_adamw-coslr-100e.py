@@ -9,8 +9,9 @@
 # * teacher = EMA of the student after every step, momentum cosine 0.996 -> 1 (the model refuses to
 #   train without DINOTeacherMomentumHook);
 # * teacher temperature 0.04 (main_dino.py default: warm-up 0.04 -> 0.04 over 0 epochs).
-# Another length: dino_adamw-coslr-300e.py, or set train_cfg.max_epochs and the `end` of
-# param_scheduler.1 and .2 to the same number.
+# Other lengths inherit this file and restate only warmup_epochs/epochs in param_scheduler (dino_adamw-coslr-300e.py,
+# dino_adamw-coslr-10e_demo.py); from the command line set train_cfg.max_epochs and the `end` of param_scheduler.1
+# and .2 to the same number.
 # The reference trains in fp16 by default: add --amp to tools/train.py for mixed precision.
 optim_wrapper = dict(
     type='OptimWrapper',

@@ -3,23 +3,11 @@
 # iterations, checkpoints every 5 epochs, fixed seed.
 _base_ = ['./dino_adamw-coslr-100e.py', '../../_base_/default_runtime.py']
 warmup_epochs, epochs = 1, 10
+# Same three schedulers as dino_adamw-coslr-100e.py, with this length's warm-up and end.
 param_scheduler = [
-    dict(type='LinearLR', start_factor=1e-6, by_epoch=True, begin=0, end=warmup_epochs, convert_to_iter_based=True),
-    dict(
-        type='CosineAnnealingLR',
-        eta_min=1e-6,
-        by_epoch=True,
-        begin=warmup_epochs,
-        end=epochs,
-        convert_to_iter_based=True),
-    dict(
-        type='CosineAnnealingParamScheduler',
-        param_name='weight_decay',
-        eta_min_ratio=10.0,
-        by_epoch=True,
-        begin=0,
-        end=epochs,
-        convert_to_iter_based=True),
+    dict(_base_.param_scheduler[0], end=warmup_epochs),
+    dict(_base_.param_scheduler[1], begin=warmup_epochs, end=epochs),
+    dict(_base_.param_scheduler[2], end=epochs),
 ]
 train_cfg = dict(max_epochs=epochs)
 default_hooks = dict(logger=dict(interval=4), checkpoint=dict(interval=5, max_keep_ckpts=2))

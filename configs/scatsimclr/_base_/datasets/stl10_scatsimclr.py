@@ -6,33 +6,18 @@ data_root = 'data/stl10/'
 data_preprocessor = dict(  # the reference normalises STL-10 with ImageNet statistics
     mean=[123.675, 116.28, 103.53],
     std=[58.395, 57.12, 57.375])
-view_pipeline = [
-    dict(type='torchvision/ToPILImage'),
-    dict(type='torchvision/Resize', size=(input_size, input_size), interpolation='lanczos'),
-    dict(type='torchvision/RandomResizedCrop', size=(input_size, input_size), interpolation='lanczos'),
-    dict(type='torchvision/RandomHorizontalFlip'),
-    dict(
-        type='RandomApply',
-        prob=0.8,
-        transforms=[dict(type='torchvision/ColorJitter', brightness=0.8, contrast=0.8, saturation=0.8, hue=0.2)]),
-    dict(type='torchvision/RandomGrayscale', p=0.2),
-    dict(type='CV2GaussianBlur', prob=0.5),
-]
-train_pipeline = [
-    dict(type='MultiView', num_views=2, transforms=[view_pipeline]),
-    dict(type='PackInputs'),
-]
+# CIFAR-10's pipelines (cifar10_scatsimclr.py) at this input size: only the crop sizes and the jigsaw tile change.
+view_pipeline = [dict(t, size=(input_size, input_size)) if 'size' in t else t for t in _base_.view_pipeline]
+train_pipeline = [dict(_base_.train_pipeline[0], transforms=[view_pipeline]), *_base_.train_pipeline[1:]]
 rotation_train_pipeline = [
-    dict(type='RotationPretext', transforms=view_pipeline),
-    dict(type='MultiView', num_views=2, transforms=[view_pipeline]),
-    dict(type='MergePretextViews'),
-    dict(type='PackInputs', algorithm_keys=['pretext_label']),
+    dict(_base_.rotation_train_pipeline[0], transforms=view_pipeline),
+    dict(_base_.rotation_train_pipeline[1], transforms=[view_pipeline]),
+    *_base_.rotation_train_pipeline[2:],
 ]
 jigsaw_train_pipeline = [
-    dict(type='JigsawPretext', tile_size=input_size),
-    dict(type='MultiView', num_views=2, transforms=[view_pipeline]),
-    dict(type='MergePretextViews'),
-    dict(type='PackInputs', algorithm_keys=['pretext_label']),
+    dict(_base_.jigsaw_train_pipeline[0], tile_size=input_size),
+    dict(_base_.jigsaw_train_pipeline[1], transforms=[view_pipeline]),
+    *_base_.jigsaw_train_pipeline[2:],
 ]
 train_dataloader = dict(
     dataset=dict(
