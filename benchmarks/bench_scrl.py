@@ -19,13 +19,25 @@ mmpretrain's ``LARS`` with the ``paramwise_cfg.custom_keys`` exclusions the SCRL
 ``LARSParamGroupsConstructor`` (two groups, ``torch._foreach_*``), interleaved; the ratio is the median
 over rounds of TorchLARS / mmpretrain.
 
-Target: SCRL step <= 1.10 x BYOL step.
+``--speed`` (issue 18) times today's SCRL training step (``before``: the HEAD path, ``channels_last=False``)
+against the faster variants on the same batch and TorchLARS step (the SCRL configs' optimiser): ``channels-last``
+(``SCRL(channels_last=True)``), with ``--amp`` also bf16 autocast on CPU, with ``--compile`` also
+``torch.compile`` of the projector and predictor. First it checks the losses of 5 steps from one seed
+(fp32 variants must agree to rounding; the bf16 drift is reported), then interleaves the variants for
+``--steps`` rounds and prints the median per-round ratio variant / before with its range, and each step's
+utilisation (counted FLOPs per second as % of a dense fp32 matmul measured in the same process). Settings:
+ResNet-18 96 px batch 16 (160 box pairs) and ResNet-50 224 px batch 4 (40 pairs); ``--json`` stores the result.
+
+    python benchmarks/bench_scrl.py --speed --threads 1 --amp --json benchmarks/results/scrl_speed.json
+
+Target: SCRL step <= 1.10 x BYOL step; issue 18: the SCRL step >= 20 % faster than before (ratio <= 0.8).
 """
 import argparse
+import json
 import logging
 import statistics
 import time
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Optional
 
 import numpy as np
 import torch
@@ -164,6 +176,105 @@ def bench(depth: int, args) -> Dict[str, float]:
         num_boxes=float(models['SCRL'].box_generator(*collect_view_geometry(samples)).num_boxes))
 
 
+SPEED_SETTINGS = ((18, 96, 16), (50, 224, 4))  # (depth, px, batch): 10 box pairs per image
+
+
+def speed_variant(name: str, depth: int, device: str):
+    """SCRL model + TorchLARS wrapper (the configs' groups) of one variant, from seed 0."""
+    from mmengine.optim import build_optim_wrapper
+    from mmengine.registry import DefaultScope
+    torch.manual_seed(0)
+    cfg = model_cfg('SCRL', depth)
+    cfg['channels_last'] = name != 'before'
+    model = MODELS.build(cfg).to(device).train()
+    if 'compile' in name:
+        model.neck = torch.compile(model.neck)
+        model.head.predictor = torch.compile(model.head.predictor)
+    wrapper_cfg = dict(
+        type='OptimWrapper',
+        constructor='LARSParamGroupsConstructor',
+        optimizer=dict(type='TorchLARS', lr=0.45, momentum=0.9, weight_decay=1e-6),
+        paramwise_cfg=dict(
+            exclude_keywords=('bn', 'bias'),
+            rename={
+                'backbone.bn1.': 'encoder.1.',
+                'neck.bn0.': 'projector.net.1.',
+                'head.predictor.bn0.': 'net.1.'
+            }))
+    logging.disable(logging.WARNING)
+    try:
+        with DefaultScope.overwrite_default_scope('mmpretrain'):
+            wrapper = build_optim_wrapper(model, wrapper_cfg)
+    finally:
+        logging.disable(logging.NOTSET)
+    amp = torch.autocast(device.split(':')[0], dtype=torch.bfloat16, enabled='bf16' in name)
+
+    def step(seed: Optional[int] = None) -> float:
+        if seed is not None:
+            torch.manual_seed(seed)  # the box sampler draws from torch's generator
+        with amp:
+            loss, _ = model.parse_losses(model.loss(inputs_of[depth], samples_of[depth]))
+        wrapper.update_params(loss)
+        return loss.item()
+
+    return step
+
+
+inputs_of: Dict[int, list] = {}
+samples_of: Dict[int, list] = {}
+
+
+def bench_speed(args) -> dict:
+    """Before/after step times of SCRL (see the module docstring)."""
+    from harness.machine import count_gflops, matmul_throughput
+    from timing import interleaved_times, paired_ratio
+    names = ['before', 'channels-last']
+    if args.compile:
+        names.append('channels-last + compile heads')
+    if args.amp:
+        names.append('channels-last + bf16 autocast')
+    out = dict(threads=torch.get_num_threads(), device=args.device, steps=args.steps, settings=[])
+    for depth, size, batch in SPEED_SETTINGS:
+        if depth not in args.depths:
+            continue
+        inputs_of[depth], samples_of[depth] = make_batch(batch, size, args.device)
+        losses = {}
+        for name in names:  # equivalence: 5 steps from the same seed
+            step = speed_variant(name, depth, args.device)
+            losses[name] = [step(seed=i) for i in range(5)]
+        ref = losses['before']
+        drift = {k: max(abs(a - b) / abs(b) for a, b in zip(v, ref)) for k, v in losses.items()}
+        steps = {k: speed_variant(k, depth, args.device) for k in names}
+        mm = matmul_throughput(1536, args.device)['gflops_per_s']
+        times = interleaved_times(steps, args.steps, args.warmup, args.device)
+        mm = max(mm, matmul_throughput(1536, args.device)['gflops_per_s'])  # the peak: best of before/after
+        gflops = count_gflops(steps['before'])  # the variants count the same FLOPs
+        rows = []
+        for k in names:
+            med = statistics.median(times[k])
+            per_round = [a / b for a, b in zip(times[k], times['before'])]
+            rows.append(
+                dict(
+                    variant=k,
+                    step_s=med,
+                    ratio=paired_ratio(times, k, 'before'),
+                    ratio_min=min(per_round),
+                    ratio_max=max(per_round),
+                    utilisation_pct=100 * gflops / med / mm,
+                    max_rel_loss_diff_5_steps=drift[k],
+                    losses=losses[k]))
+        setting = dict(depth=depth, size=size, batch=batch, gflops_per_step=gflops, matmul_gflops_per_s=mm, rows=rows)
+        out['settings'].append(setting)
+        print(f'R{depth} {size} px batch {batch}: {gflops:.1f} GFLOP/step, matmul peak {mm:.1f} GFLOP/s')
+        for r in rows:
+            print(
+                f'  {r["variant"]:32s} {r["step_s"]:7.3f} s/step  {r["ratio"]:.3f} x before '
+                f'[{r["ratio_min"]:.2f}-{r["ratio_max"]:.2f}]  {r["utilisation_pct"]:5.1f}% of mm  '
+                f'5-step loss max rel diff {r["max_rel_loss_diff_5_steps"]:.1e}',
+                flush=True)
+    return out
+
+
 def lars_wrappers(depth: int, device: str) -> Dict[str, object]:
     """mmpretrain LARS (old SCRL paramwise_cfg) and TorchLARS (reference groups) on two equal SCRL models."""
     from mmengine.optim import build_optim_wrapper
@@ -239,10 +350,21 @@ def main() -> None:
         '--per-view', action='store_true', help='also time SCRL with one backbone pass per view, as BYOL does')
     parser.add_argument(
         '--lars', action='store_true', help='time the optimiser step only: TorchLARS vs mmpretrain LARS')
+    parser.add_argument('--speed', action='store_true', help='issue 18: SCRL step before vs after (see above)')
+    parser.add_argument('--amp', action='store_true', help='with --speed: add a bf16-autocast variant')
+    parser.add_argument('--compile', action='store_true', help='with --speed: add torch.compile of the heads')
+    parser.add_argument('--json', default=None, help='with --speed: write the result here')
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     MessageHub.get_current_instance().update_info('max_iters', 10000)  # the target's EMA schedule
+    if args.speed:
+        res = bench_speed(args)
+        if args.json:
+            with open(args.json, 'w') as f:
+                json.dump(res, f, indent=1)
+                f.write('\n')
+        return
     if args.lars:
         print(f'device={args.device} threads={torch.get_num_threads()}')
         for depth in args.depths:

@@ -74,104 +74,52 @@ class Profile:
 
 def make_profile(device: str, quick: bool, smoke: bool) -> Profile:
     """Default settings: small on CPU (2-core budget of < 10 min), reference sizes on CUDA."""
-    cuda = device.startswith('cuda')
+    # Each setting as (smoke: tests; CUDA: reference sizes; CPU: 2 shared cores, small batches, ResNet-50 at 64 px,
+    # ViT-S at batch 2, see the report).
+    table = dict(
+        cnn_size=(32, 224, 96),
+        cnn_batch=(2, 64, 4),
+        r50_size=(32, 224, 64),
+        r50_batch=(2, 64, 4),
+        vit_patch=(8, 16, 8),
+        vit_global=(32, 224, 64),
+        vit_local=(16, 96, 32),
+        vit_locals=(2, 8, 2),
+        vit_batch=(dict(tiny=2, small=2), dict(tiny=64, small=64), dict(tiny=4, small=2)),
+        scat_size=(32, 96, 32),
+        scat_batch=(4, 128, 16),
+        steps=(2, 20, 10),
+        warmup=(0, 5, 1),
+        data_steps=(2, 10, 4),
+        sweep_steps=(1, 10, 6),
+        sweep_vit_batch=(2, 32, 2),
+        matmul_n=(256, 8192, 1536),
+        sweeps=(dict(batch=(2, 4)),
+                dict(
+                    batch=(32, 64, 128),
+                    boxes=(1, 5, 10, 20),
+                    local_crops=(2, 6, 10),
+                    cnn_size=(128, 160, 224),
+                    vit_size=(128, 160, 224)),
+                dict(
+                    batch=(2, 4, 8),
+                    boxes=(1, 5, 10, 20),
+                    local_crops=(2, 4, 6),
+                    cnn_size=(64, 96, 128),
+                    vit_size=(48, 64, 96))))
+    column = 0 if smoke else 1 if device.startswith('cuda') else 2
+    p = Profile(
+        mode='smoke' if smoke else 'default',
+        data_workers=2,
+        groups=('resnet18', ) if smoke else ('resnet18', 'resnet50', 'vit-tiny', 'vit-small', 'scatnet'),
+        scattering=not smoke,
+        profile_misses=not smoke,
+        **{
+            k: values[column]
+            for k, values in table.items()
+        })
     if smoke:
-        return Profile(
-            mode='smoke',
-            cnn_size=32,
-            cnn_batch=2,
-            r50_size=32,
-            r50_batch=2,
-            vit_patch=8,
-            vit_global=32,
-            vit_local=16,
-            vit_locals=2,
-            vit_batch={
-                'tiny': 2,
-                'small': 2
-            },
-            scat_size=32,
-            scat_batch=4,
-            steps=2,
-            warmup=0,
-            data_steps=2,
-            data_workers=2,
-            sweep_steps=1,
-            groups=('resnet18', ),
-            sweeps={'batch': (2, 4)},
-            sweep_vit_batch=2,
-            matmul_n=256,
-            scattering=False,
-            profile_misses=False)
-    if cuda:
-        p = Profile(
-            mode='default',
-            cnn_size=224,
-            cnn_batch=64,
-            r50_size=224,
-            r50_batch=64,
-            vit_patch=16,
-            vit_global=224,
-            vit_local=96,
-            vit_locals=8,
-            vit_batch={
-                'tiny': 64,
-                'small': 64
-            },
-            scat_size=96,
-            scat_batch=128,
-            steps=20,
-            warmup=5,
-            data_steps=10,
-            data_workers=2,
-            sweep_steps=10,
-            groups=('resnet18', 'resnet50', 'vit-tiny', 'vit-small', 'scatnet'),
-            sweeps={
-                'batch': (32, 64, 128),
-                'boxes': (1, 5, 10, 20),
-                'local_crops': (2, 6, 10),
-                'cnn_size': (128, 160, 224),
-                'vit_size': (128, 160, 224)
-            },
-            sweep_vit_batch=32,
-            matmul_n=8192,
-            scattering=True,
-            profile_misses=True)
-    else:
-        # 2 shared cores: small batches, ResNet-50 at 64 px, ViT-S at batch 2 (see the report).
-        p = Profile(
-            mode='default',
-            cnn_size=96,
-            cnn_batch=4,
-            r50_size=64,
-            r50_batch=4,
-            vit_patch=8,
-            vit_global=64,
-            vit_local=32,
-            vit_locals=2,
-            vit_batch={
-                'tiny': 4,
-                'small': 2
-            },
-            scat_size=32,
-            scat_batch=16,
-            steps=10,
-            warmup=1,
-            data_steps=4,
-            data_workers=2,
-            sweep_steps=6,
-            groups=('resnet18', 'resnet50', 'vit-tiny', 'vit-small', 'scatnet'),
-            sweeps={
-                'batch': (2, 4, 8),
-                'boxes': (1, 5, 10, 20),
-                'local_crops': (2, 4, 6),
-                'cnn_size': (64, 96, 128),
-                'vit_size': (48, 64, 96)
-            },
-            sweep_vit_batch=2,
-            matmul_n=1536,
-            scattering=True,
-            profile_misses=True)
+        return p
     if quick:
         p.mode = 'quick'
         p.steps, p.warmup, p.data_steps, p.sweep_steps = 6, 1, 3, 3

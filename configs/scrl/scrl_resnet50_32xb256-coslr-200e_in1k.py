@@ -17,17 +17,17 @@ train_dataloader = dict(batch_size=per_gpu_batch)
 model = dict(base_tau=0.97)
 # the excluded (BN/bias) parameters step with lr^2 = 207.36 at the peak (torchlars; configs/scrl/README.md)
 optim_wrapper = dict(optimizer=dict(lr=0.45 * num_gpus * per_gpu_batch / 256, weight_decay=1e-6))  # lr 14.4
-param_scheduler = [
-    dict(type='LinearLR', start_factor=1e-4, by_epoch=True, begin=0, end=warmup_epochs, convert_to_iter_based=True),
-    dict(
-        type='CosineAnnealingLR',
-        T_max=epochs - warmup_epochs,
-        eta_min=0.,
-        by_epoch=True,
-        begin=warmup_epochs,
-        end=epochs,
-        convert_to_iter_based=True),
-]
+warmup_scheduler = dict(
+    type='LinearLR', start_factor=1e-4, by_epoch=True, begin=0, end=warmup_epochs, convert_to_iter_based=True)
+cosine_scheduler = dict(
+    type='CosineAnnealingLR',
+    T_max=epochs - warmup_epochs,
+    eta_min=0.,
+    by_epoch=True,
+    begin=warmup_epochs,
+    end=epochs,
+    convert_to_iter_based=True)
+param_scheduler = [warmup_scheduler, cosine_scheduler]
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=epochs)
 default_hooks = dict(checkpoint=dict(interval=10, max_keep_ckpts=3))
 # `tools/train.py ... --auto-scale-lr` rescales lr linearly for another total batch size.

@@ -50,6 +50,10 @@ class SCRL(BaseSelfSupervisor):
             ``(1, 1/32, -1, False)``. Outputs larger than 1x1 are averaged to one vector per box.
         image_loss_weight (float): weight of an extra image-level term (the same loss on globally
             pooled features; the reference has none). Defaults to 0.
+        channels_last (bool): keep the online and target backbones (and the views) in channels-last
+            memory format. Same computation (losses equal to fp32 rounding), faster convolutions and
+            max-pooling on CPU (oneDNN) and with AMP on GPU; ``benchmarks/bench_scrl.py --speed``
+            measures it. Defaults to False.
         pretrained (str, optional): checkpoint to initialise from.
         data_preprocessor (dict, optional): defaults to ``SelfSupDataPreprocessor``.
         init_cfg (dict | list[dict], optional): initialisation config.
@@ -64,6 +68,7 @@ class SCRL(BaseSelfSupervisor):
                  box_generator: Optional[dict] = None,
                  roi_align_cfg: Optional[dict] = None,
                  image_loss_weight: float = 0.,
+                 channels_last: bool = False,
                  pretrained: Optional[str] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[Union[List[dict], dict]] = None) -> None:
@@ -101,9 +106,28 @@ class SCRL(BaseSelfSupervisor):
         else:
             target = copy.deepcopy(nn.Sequential(self.backbone, self.neck))  # overwritten at step 0
         self.target_net = SCRLTargetNetwork(target, base_tau, init=target_init)
+        self.channels_last = channels_last
+        self._in_channels_last = False  # converted at the first loss (after init_weights)
+
+    def _backbones_to(self, memory_format: torch.memory_format) -> None:
+        self.backbone.to(memory_format=memory_format)
+        self.target_net.module[0].to(memory_format=memory_format)
+        self._in_channels_last = memory_format == torch.channels_last
+
+    def init_weights(self) -> None:
+        """Initialise in the default layout: in-place random init fills memory in order, so a
+        channels-last tensor would get other values from the same seed; the first loss converts."""
+        if self._in_channels_last:
+            self._backbones_to(torch.contiguous_format)
+        super().init_weights()
 
     def last_stage(self, backbone: nn.Module, views: List[Tensor]) -> List[Tensor]:
         """Last backbone output of each view; one backbone call when the views have one size."""
+        if self.channels_last:
+            if not self._in_channels_last:
+                # values unchanged; later in-place updates (optimiser, EMA, load_state_dict) keep the layout
+                self._backbones_to(torch.channels_last)
+            views = [v.contiguous(memory_format=torch.channels_last) for v in views]
         if all(v.shape == views[0].shape for v in views):
             return list(backbone(torch.cat(views))[-1].chunk(len(views)))
         return [backbone(v)[-1] for v in views]
@@ -120,12 +144,15 @@ class SCRL(BaseSelfSupervisor):
         ]
         return torch.cat(pooled).mean(dim=(2, 3), keepdim=True)
 
-    def box_rois(self, boxes: SCRLBoxes, views: List[Tensor]) -> Tuple[List[Tensor], bool]:
+    def box_rois(self,
+                 boxes: SCRLBoxes,
+                 views: List[Tensor],
+                 num_boxes: Optional[int] = None) -> Tuple[List[Tensor], bool]:
         """``(N, 5)`` RoIs per view and whether they are real boxes.
 
         With no box in the whole batch, every view's full frame stands in (see :meth:`loss`).
         """
-        if boxes.num_boxes > 0:
+        if (boxes.num_boxes if num_boxes is None else num_boxes) > 0:
             return [boxes.rois(0), boxes.rois(1)], True
         full = []
         for view in views:
@@ -174,7 +201,8 @@ class SCRL(BaseSelfSupervisor):
         views = list(inputs)
         geometry = collect_view_geometry(data_samples)
         boxes = self.box_generator(geometry[0], geometry[1])
-        rois, real = self.box_rois(boxes, views)
+        num_boxes = boxes.num_boxes  # the step's one host sync for the boxes (on GPU it waits for them)
+        rois, real = self.box_rois(boxes, views, num_boxes)
 
         feats = self.last_stage(self.backbone, views)
         online = self.neck([self.pool_boxes(feats, rois)])[0]
@@ -191,13 +219,13 @@ class SCRL(BaseSelfSupervisor):
             # hang, (b) SyncBN layers run the same collectives on every rank, and (c) no BN sees
             # an empty batch (NaN statistics). The batch then changes nothing but BN buffers.
             loss = loss * 0.
-        weight = self._global_box_weight(boxes.num_boxes, loss.device)
+        weight = self._global_box_weight(num_boxes, loss.device)
         if weight is not None:
             loss = loss * weight
 
         device = loss.device
         extras = dict(
-            num_boxes=torch.tensor(float(boxes.num_boxes), device=device),
+            num_boxes=torch.tensor(float(num_boxes), device=device),
             valid_images=boxes.valid.any(dim=1).float().mean().to(device))
         if self.image_loss_weight <= 0:
             return dict(loss=loss, **extras)
