@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn as nn
+from byol_test_utils import PREPROCESSOR, latent_predict_neck_head
 from mmengine.logging import MessageHub
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
@@ -18,29 +19,10 @@ def scrl_cfg(**kwargs) -> dict:
     cfg = dict(
         type='SCRL',
         base_tau=0.97,
-        data_preprocessor=dict(
-            type='SelfSupDataPreprocessor', mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], to_rgb=True),
+        data_preprocessor=PREPROCESSOR,
         backbone=dict(type='ResNet', depth=18, norm_cfg=dict(type='BN')),
-        neck=dict(
-            type='NonLinearNeck',
-            in_channels=512,
-            hid_channels=64,
-            out_channels=32,
-            with_bias=True,
-            with_last_bn=False,
-            norm_cfg=dict(type='BN1d')),
-        head=dict(
-            type='LatentPredictHead',
-            loss=dict(type='CosineSimilarityLoss', shift_factor=2., scale_factor=2.),
-            predictor=dict(
-                type='NonLinearNeck',
-                in_channels=32,
-                hid_channels=64,
-                out_channels=32,
-                with_bias=True,
-                with_last_bn=False,
-                with_avg_pool=False,
-                norm_cfg=dict(type='BN1d'))),
+        **latent_predict_neck_head(
+            loss=dict(type='CosineSimilarityLoss', shift_factor=2., scale_factor=2.), norm_cfg=dict(type='BN1d')),
         box_generator=dict(min_size=16))
     cfg.update(kwargs)
     return cfg

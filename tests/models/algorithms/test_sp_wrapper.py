@@ -3,6 +3,7 @@ import pickle
 
 import pytest
 import torch
+from byol_test_utils import PREPROCESSOR, latent_predict_neck_head
 from mmengine.runner import Runner
 from mmpretrain.models import BYOL
 from mmpretrain.registry import MODELS
@@ -11,8 +12,6 @@ from mmpretrain.structures import DataSample
 from mmspatial.datasets.transforms.sp_views import SP_KEYS
 from mmspatial.models.algorithms.sp_wrapper import SpatialPrediction
 
-PREPROCESSOR = dict(
-    type='SelfSupDataPreprocessor', mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], to_rgb=True)
 # hue=0: mmcv 2.1's adjust_hue overflows for negative hue under numpy 2 (reported to the lead).
 PHOTOMETRIC = [
     dict(
@@ -26,29 +25,7 @@ R18 = dict(type='ResNet', depth=18)
 
 def byol_host():
     return dict(
-        type='BYOL',
-        base_momentum=0.01,
-        data_preprocessor=PREPROCESSOR,
-        backbone=R18,
-        neck=dict(
-            type='NonLinearNeck',
-            in_channels=512,
-            hid_channels=64,
-            out_channels=32,
-            with_bias=True,
-            with_last_bn=False,
-            with_avg_pool=True),
-        head=dict(
-            type='LatentPredictHead',
-            loss=dict(type='CosineSimilarityLoss'),
-            predictor=dict(
-                type='NonLinearNeck',
-                in_channels=32,
-                hid_channels=64,
-                out_channels=32,
-                with_bias=True,
-                with_last_bn=False,
-                with_avg_pool=False)))
+        type='BYOL', base_momentum=0.01, data_preprocessor=PREPROCESSOR, backbone=R18, **latent_predict_neck_head())
 
 
 def simclr_host():
