@@ -5,7 +5,7 @@
 # head 64 channels, 128x128 random crops of the 128x160 images, batch 8, 10 epochs (320 iterations), no warm-up
 # (the 25k schedule's 12k-iteration warm-up would never end), whole-image test (the images are not resized: depth
 # labels and predictions stay aligned pixel for pixel), DepthMetric without NYU's crop (it addresses 480x640).
-# Depths lie in [1, 9.5] m, inside NYU's (1e-3, 10) evaluation window and max_depth 10.
+# Depths lie in [1, 9.65] m, inside NYU's (1e-3, 10) evaluation window and max_depth 10.
 # Random-init baseline: --cfg-options model.backbone.init_cfg=None custom_hooks.0.require_checkpoint=False
 _base_ = './fpn_r50_4xb8-25k_nyu-480x480.py'
 
