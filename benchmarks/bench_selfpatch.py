@@ -10,6 +10,15 @@ on CUDA) is its own. Target of issue 4: SelfPatch step <= 1.25 x DINO step.
     python benchmarks/bench_selfpatch.py --archs small --batch 32 --device cuda --amp
     python benchmarks/bench_selfpatch.py --reps 0 --warmup 0     # FLOP counts only (quick)
 
+``--speed`` (issue 18) times today's SelfPatch step (``before``: fp32, ``torch.optim.AdamW`` with its CPU default
+of a per-parameter loop) against ``AdamW(foreach=True)`` with the multi-tensor teacher EMA of
+``DINO.momentum_update`` (same updates in fewer kernel calls; ``before`` runs the old per-parameter EMA loop) and,
+with ``--amp``, also bf16 autocast, in one process: the losses of ``--check-steps`` steps from one seed first (the bf16 drift is
+reported), then ``--reps`` interleaved rounds: median ratio variant / before, its range, and each step's utilisation
+(counted FLOPs per second as % of a dense fp32 matmul measured in the same process).
+
+    python benchmarks/bench_selfpatch.py --speed --archs small --batch 4 --local-crops 2 --threads 1 --amp
+
 Not a test: numbers depend on the machine and its load (run it on an idle machine).
 """
 import argparse
@@ -138,6 +147,98 @@ def matching_cost(model, crops, device, reps, amp) -> dict:
     return dict(match_s=statistics.median(match), aggregate_extra_s=statistics.median(aggregate))
 
 
+def loop_momentum_update(model, momentum: float) -> None:
+    """The teacher EMA as DINO.momentum_update did before issue 18 (one pair of ops per parameter)."""
+    import torch
+    with torch.no_grad():
+        for p_t, p_s in model._param_pairs():
+            p_t.mul_(momentum).add_(p_s.detach(), alpha=1 - momentum)
+    model._teacher_update_due = False
+
+
+def speed_variant(name: str, args):
+    """Step function of one ``--speed`` variant on the SelfPatch ViT-``args.archs[0]`` model, from seed 0."""
+    import torch
+
+    from mmspatial.engine.optimizers.dino_param_groups import dino_param_groups
+    torch.manual_seed(0)
+    model = build('selfpatch', args.archs[0], args.global_size).to(args.device).train()
+    model.register_teacher_updater('bench_selfpatch --speed')
+    optimizer = torch.optim.AdamW(
+        dino_param_groups(model), lr=1e-4, weight_decay=0.04, foreach=True if name != 'before' else None)
+    gen = torch.Generator().manual_seed(1)
+    sizes = [args.global_size] * 2 + [args.local_size] * args.local_crops
+    crops = [torch.randn(args.batch, 3, s, s, generator=gen).to(args.device) for s in sizes]
+    amp = torch.autocast(args.device.split(':')[0], dtype=torch.bfloat16, enabled='bf16' in name)
+
+    def step() -> float:
+        with amp:
+            losses = model.loss(crops, None)
+        loss = sum(losses.values())
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        if name == 'before':
+            loop_momentum_update(model, 0.996)
+        else:
+            model.momentum_update(0.996)
+        return loss.item()
+
+    return step
+
+
+def bench_speed(args) -> dict:
+    """Before/after SelfPatch step times (see the module docstring)."""
+    import torch
+    from harness.machine import count_gflops, matmul_throughput
+    from timing import interleaved_times, paired_ratio
+    torch.set_num_threads(args.threads)
+    names = ['before', 'AdamW foreach'] + (['AdamW foreach + bf16 autocast'] if args.amp else [])
+    losses = {}
+    for name in names:
+        step = speed_variant(name, args)
+        losses[name] = [step() for _ in range(args.check_steps)]
+    drift = {k: max(abs(a - b) / abs(b) for a, b in zip(v, losses['before'])) for k, v in losses.items()}
+    steps = {k: speed_variant(k, args) for k in names}
+    mm = matmul_throughput(1536, args.device)['gflops_per_s']
+    times = interleaved_times(steps, args.reps, args.warmup, args.device)
+    mm = max(mm, matmul_throughput(1536, args.device)['gflops_per_s'])
+    gflops = count_gflops(steps['before'])
+    rows = []
+    for k in names:
+        med = statistics.median(times[k])
+        per_round = [a / b for a, b in zip(times[k], times['before'])]
+        rows.append(
+            dict(
+                variant=k,
+                step_s=med,
+                ratio=paired_ratio(times, k, 'before'),
+                ratio_min=min(per_round),
+                ratio_max=max(per_round),
+                utilisation_pct=100 * gflops / med / mm,
+                max_rel_loss_diff=drift[k],
+                losses=losses[k]))
+    crops = f'2x{args.global_size} + {args.local_crops}x{args.local_size} px'
+    print(f'SelfPatch ViT-{args.archs[0]}/16 batch {args.batch}, {crops}: {gflops:.1f} GFLOP/step, '
+          f'matmul peak {mm:.1f} GFLOP/s, {torch.get_num_threads()} threads')
+    for r in rows:
+        print(
+            f'  {r["variant"]:32s} {r["step_s"]:7.3f} s/step  {r["ratio"]:.3f} x before '
+            f'[{r["ratio_min"]:.2f}-{r["ratio_max"]:.2f}]  {r["utilisation_pct"]:5.1f}% of mm  '
+            f'{args.check_steps}-step loss max rel diff {r["max_rel_loss_diff"]:.1e}',
+            flush=True)
+    return dict(
+        arch=args.archs[0],
+        batch=args.batch,
+        crops=crops,
+        threads=torch.get_num_threads(),
+        device=args.device,
+        reps=args.reps,
+        gflops_per_step=gflops,
+        matmul_gflops_per_s=mm,
+        rows=rows)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--archs', nargs='+', default=['tiny', 'small'], choices=list(ARCH_DIMS))
@@ -152,7 +253,17 @@ def main() -> None:
     parser.add_argument('--amp', action='store_true', help='autocast (bf16 on CPU, fp16 on CUDA)')
     parser.add_argument('--method', choices=['dino', 'selfpatch'], help=argparse.SUPPRESS)
     parser.add_argument('--arch', choices=list(ARCH_DIMS), help=argparse.SUPPRESS)
+    parser.add_argument('--speed', action='store_true', help='issue 18: SelfPatch step before vs after (see above)')
+    parser.add_argument('--check-steps', type=int, default=3, help='with --speed: steps of the loss comparison')
+    parser.add_argument('--json', default=None, help='with --speed: write the result here')
     args = parser.parse_args()
+    if args.speed:
+        res = bench_speed(args)
+        if args.json:
+            with open(args.json, 'w') as f:
+                json.dump(res, f, indent=1)
+                f.write('\n')
+        return
     if args.method:  # worker subprocess
         print('RESULT ' + json.dumps(worker(args)))
         return

@@ -16,7 +16,7 @@
 optim_wrapper = dict(
     type='OptimWrapper',
     constructor='DINOParamGroupsConstructor',
-    optimizer=dict(type='AdamW', lr=5e-4, weight_decay=0.04),
+    optimizer=dict(type='AdamW', lr=5e-4, weight_decay=0.04, foreach=True),  # multi-tensor on CPU too
     clip_grad=None)
 warmup_epochs, epochs = 10, 100
 param_scheduler = [
