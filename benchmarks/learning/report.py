@@ -28,9 +28,10 @@ def aggregate(recs: List[dict]) -> Tuple[List[dict], dict]:
     """Rows (one per method/backbone/dataset/arm, mean and std over seeds) and the details dict."""
     groups: Dict[tuple, List[dict]] = OrderedDict()
     for r in sorted(recs, key=lambda r: (r['dataset'], r['backbone'], ARM_ORDER[r['arm']], _row_name(r), r['seed'])):
-        groups.setdefault((_row_name(r), r['backbone'], r['dataset'], r['arm']), []).append(r)
+        # the budget is part of the key: seeds of different budgets are never averaged together
+        groups.setdefault((_row_name(r), r['backbone'], r['dataset'], r['arm'], r['budget_cpu_s']), []).append(r)
     rows = []
-    for (name, backbone, dataset, arm), rs in groups.items():
+    for (name, backbone, dataset, arm, _), rs in groups.items():
         row = dict(
             method=name,
             backbone=backbone,

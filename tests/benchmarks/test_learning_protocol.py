@@ -48,6 +48,8 @@ def test_render_labels_budgets_per_dataset_and_carried_rows(tmp_path):
         old = _rec('SCRL', 'trained', s, 35., dataset='f')
         old.update(budget_cpu_s=4, carried_from='learning_old')
         recs.append(old)
+    rows, details = report.aggregate(recs + [dict(recs[-1], budget_cpu_s=8, carried_from=None)])
+    assert [len(r['seeds']) for r in rows if r['dataset'] == 'f' and r['arm'] == 'trained'] == [3, 1]
     rows, details = report.aggregate(recs)
     path = tmp_path / 'learning_x.json'
     path.write_text(json.dumps([{k: r[k] for k in RESULT_KEYS} for r in rows]))
