@@ -11,9 +11,9 @@ a complex FFT of real data and ~10 small tensor ops per path. This module comput
   dependency;
 * one real FFT per input map, completed to the full spectrum by Hermitian symmetry; for each scale,
   "multiply by every orientation's filter and Fourier-periodise" (= convolve and sub-sample in space)
-  is k^2 broadcast multiply-adds of a real filter tensor with strided views of the spectrum's k^2
-  aliasing blocks, written batch-first so that one batched inverse FFT over the last two axes and one
-  modulus follow;
+  is k^2 broadcast multiply-adds of a filter tensor (stored real, cast to complex once per call) with
+  strided views of the spectrum's k^2 aliasing blocks, written batch-first so that one batched inverse
+  FFT over the last two axes and one modulus follow;
 * the low-pass ``phi`` is a separable Gaussian, so "multiply by phi, periodise, inverse FFT, take the
   real part, unpad" is a fixed real linear map ``U -> A U B^T``: two small matrix products instead of a
   forward and an inverse FFT per path. This removes more than half of kymatio's FFT work; the remaining
@@ -250,7 +250,7 @@ class FastScattering2D(nn.Module):
 
     @staticmethod
     def _filter_alias_sum(spec: torch.Tensor, psi: torch.Tensor) -> torch.Tensor:
-        """Spectra (n, P, Q) times each of the m real filters, periodised by k: -> (m, n, P/k, Q/k).
+        """Spectra (n, P, Q) times each of the m filters, periodised by k: -> (m, n, P/k, Q/k).
 
         Periodising a product in Fourier = sub-sampling the convolution in space by k. The k^2 aliasing
         blocks of the spectrum are strided views, so this is k^2 broadcast multiply-adds written
@@ -265,14 +265,20 @@ class FastScattering2D(nn.Module):
             out.addcmul_(psi[:, None, a], blocks[None, :, a // k, :, a % k])
         return out
 
-    def _buffer(self, name: str, dtype: torch.dtype) -> torch.Tensor:
-        return getattr(self, name).to(dtype)
+    def _filters(self, dtype: torch.dtype) -> Dict[str, torch.Tensor]:
+        """The buffers in the dtypes of one forward: wavelets complex (a complex-by-real product takes
+        TensorIterator's slow mixed-dtype path, ~1.4x slower than complex-by-complex), low-pass real."""
+        cdtype = torch.complex128 if dtype == torch.float64 else torch.complex64
+        return {
+            name: buf.to(cdtype if name.startswith('psi') else dtype)
+            for name, buf in self.named_buffers(recurse=False) if name.startswith(('psi', 'lp_'))
+        }
 
-    def _lowpass(self, u: torch.Tensor, j: int) -> torch.Tensor:
+    @staticmethod
+    def _lowpass(u: torch.Tensor, filters: Dict[str, torch.Tensor], j: int) -> torch.Tensor:
         """phi-filter, sub-sample to resolution J and crop real maps: A U B^T, (..., P_j, Q_j) ->
         (..., H', W')."""
-        rows, cols = self._buffer(f'lp_rows_{j}', u.dtype), self._buffer(f'lp_cols_{j}', u.dtype)
-        return torch.matmul(rows, u) @ cols.t()
+        return torch.matmul(filters[f'lp_rows_{j}'], u) @ filters[f'lp_cols_{j}'].t()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if tuple(x.shape[-2:]) != self.shape:
@@ -286,35 +292,36 @@ class FastScattering2D(nn.Module):
             x = x.to(torch.float64 if self.lp_rows_0.dtype == torch.float64 else torch.float32)
             # on CPU, equal chunks of at most cpu_chunk maps keep the working set in cache
             chunks = -(-x.shape[0] // self.cpu_chunk) if x.device.type == 'cpu' else 1
-            out = torch.cat([self._scatter(c) for c in x.tensor_split(chunks)]) if x.shape[0] else \
+            filters = self._filters(x.dtype)
+            out = torch.cat([self._scatter(c, filters) for c in x.tensor_split(chunks)]) if x.shape[0] else \
                 x.new_zeros(0, self.num_paths, *self.out_shape)
         out = out.reshape(*batch_shape, self.num_paths, *self.out_shape)
         if self.flatten and len(batch_shape) >= 2:
             out = out.flatten(-4, -3)
         return out
 
-    def _wavelet_modulus(self, spec: torch.Tensor, name: str) -> torch.Tensor:
-        """|x * psi| for every filter of buffer ``name``, sub-sampled: spectra (n, P, Q) -> (m, n, P', Q')."""
-        z = self._filter_alias_sum(spec, self._buffer(name, spec.real.dtype))
-        return _modulus_(torch.fft.ifft2(z))
+    def _wavelet_modulus(self, spec: torch.Tensor, psi: torch.Tensor) -> torch.Tensor:
+        """|x * psi| for every filter of ``psi``, sub-sampled: spectra (n, P, Q) -> (m, n, P', Q')."""
+        return _modulus_(torch.fft.ifft2(self._filter_alias_sum(spec, psi)))
 
-    def _scatter(self, x: torch.Tensor) -> torch.Tensor:
+    def _scatter(self, x: torch.Tensor, filters: Dict[str, torch.Tensor]) -> torch.Tensor:
         """(B, H, W) real -> (B, K, H', W')."""
         J, L, B = self.J, self.L, x.shape[0]
         h, w = self.out_shape
         x = x.index_select(-2, self.pad_rows).index_select(-1, self.pad_cols)  # (B, P, Q)
         spec = _full_spectrum(x)  # the one FFT per input map
-        parts = [self._lowpass(x, 0).reshape(1, B, h, w)]  # order 0
+        parts = [self._lowpass(x, filters, 0).reshape(1, B, h, w)]  # order 0
         order2 = []
         for j1 in range(J):
-            u1 = self._wavelet_modulus(spec, f'psi1_{j1}')  # (L, B, P1, Q1)
-            parts.append(self._lowpass(u1, j1))  # order 1, theta1-major
+            u1 = self._wavelet_modulus(spec, filters[f'psi1_{j1}'])  # (L, B, P1, Q1)
+            parts.append(self._lowpass(u1, filters, j1))  # order 1, theta1-major
             if j1 == J - 1:
                 continue
             u1_spec = _full_spectrum(u1.flatten(0, 1))  # (L*B, P1, Q1), theta1-major
             # (j2, theta2, theta1, b) maps; kymatio's order is theta1, j2, theta2
             s2 = torch.stack([
-                self._lowpass(self._wavelet_modulus(u1_spec, f'psi2_{j1}_{j2}'), j2) for j2 in range(j1 + 1, J)
+                self._lowpass(self._wavelet_modulus(u1_spec, filters[f'psi2_{j1}_{j2}']), filters, j2)
+                for j2 in range(j1 + 1, J)
             ]).reshape(J - 1 - j1, L, L, B, h, w)
             order2.append(s2.permute(2, 0, 1, 3, 4, 5).reshape(-1, B, h, w))
         return torch.cat(parts + order2).transpose(0, 1).contiguous()
