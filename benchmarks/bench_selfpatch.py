@@ -14,8 +14,8 @@ on CUDA) is its own. Target of issue 4: SelfPatch step <= 1.25 x DINO step.
 of a per-parameter loop) against ``AdamW(foreach=True)`` with the multi-tensor teacher EMA of
 ``DINO.momentum_update`` (same updates in fewer kernel calls; ``before`` runs the old per-parameter EMA loop) and,
 with ``--amp``, also bf16 autocast, in one process: the losses of ``--check-steps`` steps from one seed first (the
-bf16 drift is reported), then ``--reps`` interleaved rounds: median ratio variant / before, its range, and each step's utilisation
-(counted FLOPs per second as % of a dense fp32 matmul measured in the same process).
+bf16 drift is reported), then ``--reps`` interleaved rounds: median ratio variant / before, its range, and each
+step's utilisation (counted FLOPs per second as % of a dense fp32 matmul measured in the same process).
 
     python benchmarks/bench_selfpatch.py --speed --archs small --batch 4 --local-crops 2 --threads 1 --amp
 
