@@ -100,6 +100,11 @@ def main() -> None:
         if os.path.isfile(last):
             with open(last) as f:
                 print(f'mmspatial: latest checkpoint: {os.path.abspath(f.read().strip())}')
+        # closing line: the online kNN curve of a run with KNNMonitorHook (the demos), before -> ... -> end
+        for hook in runner.hooks:
+            summary = hook.curve_summary() if callable(getattr(hook, 'curve_summary', None)) else ''
+            if summary:
+                print(f'mmspatial: {summary}')
 
 
 if __name__ == '__main__':

@@ -18,10 +18,14 @@ from pycocotools import mask as mask_utils
 
 SHAPES = ('ellipse', 'rectangle', 'triangle', 'star')
 
+TEXTURES = ('flat', 'stripes', 'checks', 'noise')
 
-def _texture(rng: np.random.Generator, h: int, w: int, colour: np.ndarray) -> np.ndarray:
-    """A colour field with one of four textures: flat, stripes, checks or smooth noise."""
+
+def _texture(rng: np.random.Generator, h: int, w: int, colour: np.ndarray, out: Optional[list] = None) -> np.ndarray:
+    """A colour field with one of four textures (:data:`TEXTURES`); appends its index to ``out`` if given."""
     kind = rng.integers(4)
+    if out is not None:
+        out.append(int(kind))
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     if kind == 0:
         pattern = np.zeros((h, w), np.float32)
@@ -40,10 +44,19 @@ def _texture(rng: np.random.Generator, h: int, w: int, colour: np.ndarray) -> np
     return np.clip(img, 0, 255)
 
 
-def _shape_mask(rng: np.random.Generator, shape: str, h: int, w: int, min_size: float) -> np.ndarray:
-    """A binary mask with one object of the given shape at a random place and size."""
+def _shape_mask(rng: np.random.Generator,
+                shape: str,
+                h: int,
+                w: int,
+                min_size: float,
+                max_size: float = 0.45) -> np.ndarray:
+    """A binary mask with one object of the given shape at a random place and size.
+
+    The size (ellipse major axis, rectangle width, star / triangle circumscribed diameter) is uniform in
+    ``[min_size, max_size]`` times the shorter image side.
+    """
     mask = np.zeros((h, w), np.uint8)
-    size = rng.uniform(min_size, 0.45) * min(h, w)
+    size = rng.uniform(min_size, max_size) * min(h, w)
     cx, cy = rng.uniform(size / 2, w - size / 2), rng.uniform(size / 2, h - size / 2)
     angle = rng.uniform(0, 360)
     if shape == 'ellipse':
@@ -71,31 +84,42 @@ def render_scene(seed: int,
                  index: int,
                  img_size: Tuple[int, int] = (128, 160),
                  num_objects: Tuple[int, int] = (2, 5),
-                 min_object_size: float = 0.15) -> Dict[str, Union[np.ndarray, List]]:
+                 min_object_size: float = 0.15,
+                 max_object_size: float = 0.45) -> Dict[str, Union[np.ndarray, List]]:
     """Render scene ``index`` of the dataset with ``seed``.
+
+    Object sizes are uniform in ``[min_object_size, max_object_size]`` times the shorter image side.
 
     Returns:
         dict: ``img`` (H, W, 3) uint8 BGR; ``masks`` list of (H, W) bool visible masks; ``labels`` list of
         shape indices into :data:`SHAPES` (objects drawn later occlude earlier ones; fully hidden ones
-        are dropped); ``label`` the shape of the largest visible object (the image-level class).
+        are dropped); ``textures`` their texture indices into :data:`TEXTURES`; ``label`` the shape and
+        ``texture_label`` the texture of the largest visible object (image-level classes).
     """
     rng = np.random.default_rng([seed, index])
     h, w = img_size
     img = _texture(rng, h, w, rng.uniform(40, 215, size=3))
     masks: List[np.ndarray] = []
     labels: List[int] = []
+    textures: List[int] = []
     for _ in range(int(rng.integers(num_objects[0], num_objects[1] + 1))):
         label = int(rng.integers(len(SHAPES)))
-        mask = _shape_mask(rng, SHAPES[label], h, w, min_object_size)
-        img[mask] = _texture(rng, h, w, rng.uniform(0, 255, size=3))[mask]
+        mask = _shape_mask(rng, SHAPES[label], h, w, min_object_size, max_object_size)
+        img[mask] = _texture(rng, h, w, rng.uniform(0, 255, size=3), textures)[mask]
         masks = [m & ~mask for m in masks]  # later objects occlude earlier ones
         masks.append(mask)
         labels.append(label)
     keep = [i for i, m in enumerate(masks) if m.sum() >= 16]
-    masks, labels = [masks[i] for i in keep], [labels[i] for i in keep]
+    masks, labels, textures = [masks[i] for i in keep], [labels[i] for i in keep], [textures[i] for i in keep]
     areas = [int(m.sum()) for m in masks]
+    largest = int(np.argmax(areas)) if areas else None
     return dict(
-        img=img.astype(np.uint8), masks=masks, labels=labels, label=labels[int(np.argmax(areas))] if areas else 0)
+        img=img.astype(np.uint8),
+        masks=masks,
+        labels=labels,
+        textures=textures,
+        label=labels[largest] if areas else 0,
+        texture_label=textures[largest] if areas else 0)
 
 
 @DATASETS.register_module()
@@ -110,16 +134,26 @@ class SyntheticScenes(BaseDataset):
         num_images (int): dataset length. Defaults to 256.
         img_size (tuple[int, int]): ``(h, w)`` of every image. Defaults to (128, 160).
         num_objects (tuple[int, int]): min/max objects per image. Defaults to (2, 5).
+        object_size (tuple[float, float]): min/max object size as a fraction of the shorter image side.
+            Defaults to (0.15, 0.45).
+        label (str): what ``gt_label`` means: ``'shape'`` (of the largest object, :data:`SHAPES`) or
+            ``'texture'`` (of the largest object, :data:`TEXTURES`). Defaults to ``'shape'``.
+        cache (bool): keep rendered images in memory (per dataloader worker), for sets that are read
+            many times such as a kNN bank. Defaults to False.
         seed (int): the dataset's identity; a different seed gives different scenes. Defaults to 0.
         pipeline (list): transforms applied to each item.
         test_mode (bool): as in :class:`mmengine.dataset.BaseDataset`.
     """
     METAINFO = dict(classes=SHAPES)
+    LABELS = {'shape': ('label', SHAPES), 'texture': ('texture_label', TEXTURES)}
 
     def __init__(self,
                  num_images: int = 256,
                  img_size: Sequence[int] = (128, 160),
                  num_objects: Sequence[int] = (2, 5),
+                 object_size: Sequence[float] = (0.15, 0.45),
+                 label: str = 'shape',
+                 cache: bool = False,
                  seed: int = 0,
                  pipeline: Sequence = (),
                  test_mode: bool = False,
@@ -129,22 +163,44 @@ class SyntheticScenes(BaseDataset):
         self.num_images = num_images
         self.img_size = tuple(int(s) for s in img_size)
         self.num_objects = tuple(int(n) for n in num_objects)
+        self.object_size = tuple(float(f) for f in object_size)
+        if len(self.object_size) != 2 or not 0 < self.object_size[0] <= self.object_size[1] <= 1:
+            raise ValueError(f'object_size must be (min, max) with 0 < min <= max <= 1, got {object_size}')
+        if label not in self.LABELS:
+            raise ValueError(f'label must be one of {sorted(self.LABELS)}, got {label!r}')
+        self.label = label
+        self.cache = cache
+        self._cache: Dict[int, np.ndarray] = {}
         self.seed = seed
-        super().__init__(ann_file='', pipeline=list(pipeline), test_mode=test_mode, **kwargs)
+        metainfo = kwargs.pop('metainfo', None) or dict(classes=self.LABELS[label][1])
+        super().__init__(ann_file='', metainfo=metainfo, pipeline=list(pipeline), test_mode=test_mode, **kwargs)
 
     def load_data_list(self) -> List[dict]:
         # Labels need rendering; it is cheap (~1 ms an image), and keeps get_cat_ids exact.
-        return [
-            dict(img_path=f'synthetic://seed{self.seed}/{i:06d}.png', scene_index=i, gt_label=self.render(i)['label'])
-            for i in range(self.num_images)
-        ]
+        data_list = []
+        for i in range(self.num_images):
+            scene = self.render(i)
+            if self.cache:
+                self._cache[i] = scene['img']
+            data_list.append(
+                dict(
+                    img_path=f'synthetic://seed{self.seed}/{i:06d}.png',
+                    scene_index=i,
+                    gt_label=scene[self.LABELS[self.label][0]]))
+        return data_list
 
     def render(self, index: int) -> Dict[str, Union[np.ndarray, List]]:
-        return render_scene(self.seed, index, self.img_size, self.num_objects)
+        return render_scene(self.seed, index, self.img_size, self.num_objects, *self.object_size)
 
     def get_data_info(self, idx: int) -> dict:
         info = super().get_data_info(idx)
-        img = self.render(info['scene_index'])['img']
+        index = info['scene_index']
+        img = self._cache.get(index) if self.cache else None
+        if img is None:
+            img = self.render(index)['img']
+            if self.cache:
+                self._cache[index] = img
+        img = img.copy() if self.cache else img  # transforms may write in place
         info.update(img=img, ori_shape=img.shape[:2], img_shape=img.shape[:2])
         return info
 

@@ -16,7 +16,7 @@ CONFIGS = Path(__file__).resolve().parents[2] / 'configs'
 EXCEPTIONS = {'scrl/scrl_r50_coco.py'}
 # Old-style names whose renames were still in progress (by their owners) when this test was written: listed so the
 # test guards every other config now; each entry must go once its file is renamed (test_pending_renames_exist).
-PENDING = {'scrl/scrl_r18_demo.py'}
+PENDING = set()
 
 WORD = r'[a-z0-9]+(?:[-.][a-z0-9]+)*'  # one field: lower-case words joined by '-' (and '.' in numbers)
 TRAIN = r'\d+xb\d+(?:-[a-z0-9.]+)*'  # {N}xb{B}-{schedule...}

@@ -64,3 +64,33 @@ def test_export_semantic_layouts(tmp_path, layout):
     values = set(np.unique(seg).tolist())
     allowed = set(range(0, 5)) if layout == 'ade20k' else set(range(0, 4)) | {255}
     assert values <= allowed and len(values) >= 2
+
+
+def test_object_size_and_count_are_respected():
+    """object_size bounds the size of each object (fraction of the shorter side)."""
+    h, w = 64, 80
+    for index in range(20):
+        scene = render_scene(5, index, (h, w), num_objects=(1, 1), min_object_size=0.5, max_object_size=0.6)
+        [mask] = scene['masks']
+        ys, xs = np.nonzero(mask)
+        extent = max(ys.max() - ys.min(), xs.max() - xs.min()) + 1
+        # a shape spans at least half its size along x or y
+        assert 0.5 * 0.5 * h <= extent <= 2**0.5 * 0.6 * h + 3  # a rotated rectangle: up to its diagonal
+        assert scene['label'] == scene['labels'][0]
+    # the defaults render the same scenes as before the size knob existed
+    assert np.array_equal(
+        render_scene(3, 7)['img'],
+        render_scene(3, 7, min_object_size=0.15, max_object_size=0.45)['img'])
+    with pytest.raises(ValueError, match='object_size'):
+        SyntheticScenes(num_images=2, object_size=(0.5, 0.2))
+
+
+def test_cache_gives_the_same_images_and_private_copies():
+    kwargs = dict(num_images=3, img_size=(32, 40), seed=4, num_objects=(1, 2), object_size=(0.3, 0.6))
+    plain, cached = SyntheticScenes(**kwargs), SyntheticScenes(cache=True, **kwargs)
+    assert [d['gt_label'] for d in plain.data_list] == [d['gt_label'] for d in cached.data_list]
+    for i in range(3):
+        a, b = plain.get_data_info(i)['img'], cached.get_data_info(i)['img']
+        assert np.array_equal(a, b) and np.array_equal(a, render_scene(4, i, (32, 40), (1, 2), 0.3, 0.6)['img'])
+        b[:] = 0  # a transform writing in place must not change the cached scene
+        assert np.array_equal(cached.get_data_info(i)['img'], a)

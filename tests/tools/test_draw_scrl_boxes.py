@@ -76,10 +76,11 @@ def test_draw_scrl_boxes_with_a_config(tmp_path):
     out = tmp_path / 'boxes.png'
     # the demo config's photometric transforms (mmpretrain ColorJitter, hue 0.1; seed 0 draws a negative
     # hue shift, which mmcv 2.1 cannot do under numpy 2 without the tool's scoped fix)
-    tool.main(
-        [str(image), '--config',
-         str(ROOT / 'configs' / 'scrl' / 'scrl_r18_demo.py'), '--seed', '0', '--out',
-         str(out)])
+    tool.main([
+        str(image), '--config',
+        str(ROOT / 'configs' / 'scrl' / 'scrl_resnet18_1xb32-coslr-6e_demo.py'), '--seed', '0', '--out',
+        str(out)
+    ])
     assert cv2.imread(str(out)).shape[0] == 2 * 96
     import mmcv
 

@@ -167,6 +167,9 @@ class KNNMonitorHook(Hook):
         self._loaders = None
         self.total_time = 0.0  # seconds spent in evaluations, for the time-share check
         self.history = []  # (step, metrics) of every evaluation of this run
+        self.history_when = []  # 'before training', 'epoch 2', ... for each entry of history
+        self.num_queries = 0
+        self.num_bank = 0
 
     def _build_loaders(self, runner):
         if self._loaders is None:
@@ -204,7 +207,8 @@ class KNNMonitorHook(Hook):
         scalars = {f'{self.prefix}/{name}': value for name, value in acc.items()}
         # binomial standard error of each accuracy over the n queries, so that a change between two
         # evaluations can be read against it (issue 14: 128 queries give about 4 points)
-        n = max(int(val_labels.numel()), 1)
+        self.num_bank, self.num_queries = int(bank_labels.numel()), int(val_labels.numel())
+        n = max(self.num_queries, 1)
         for name, value in acc.items():
             p = value / 100.0
             scalars[f'{self.prefix}/{name}_se'] = 100.0 * (p * (1 - p) / n)**0.5
@@ -213,6 +217,7 @@ class KNNMonitorHook(Hook):
             runner.message_hub.update_scalar(name, value)
         runner.visualizer.add_scalars(scalars, step=step)
         self.history.append((step, scalars))
+        self.history_when.append(when or f'iter {step}')
         text = '  '.join(f'{name}: {value:.2f}' for name, value in scalars.items())
         source = self.backbone_path or f'{self.branch} backbone'
         print_log(f'kNN (k={self.k}, T={self.temperature}, {source}) {when or f"iter {step}"}: '
@@ -226,14 +231,41 @@ class KNNMonitorHook(Hook):
 
     def after_train_epoch(self, runner) -> None:
         if self.by_epoch and (self.every_n_epochs(runner, self.interval) or self.is_last_train_epoch(runner)):
-            self.evaluate(runner, step=runner.iter, when=f'after epoch {runner.epoch + 1}')
+            self.evaluate(runner, step=runner.iter, when=f'epoch {runner.epoch + 1}')
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
         if not self.by_epoch and (self.every_n_train_iters(runner, self.interval) or self.is_last_train_iter(runner)):
-            self.evaluate(runner, step=runner.iter + 1, when=f'after iter {runner.iter + 1}')
+            self.evaluate(runner, step=runner.iter + 1, when=f'iter {runner.iter + 1}')
+
+    def curve_summary(self, metric: str = 'top1') -> str:
+        """One line with the whole curve, first and last point with their standard errors.
+
+        E.g. ``kNN top-1 (k=20, 1024 queries, bank 1024, ±SE): 26.1±1.4 (before training) → 38.0 (epoch 2)
+        → 45.5±1.6 (epoch 6); +19.4±2.1 points (9.2 SE)``. The SE of the change is
+        ``sqrt(se_first² + se_last²)``, as for two independent query sets (conservative: the queries are
+        the same, which correlates the two accuracies positively). Empty before any evaluation.
+        """
+        if not self.history:
+            return ''
+        key = f'{self.prefix}/{metric}'
+        values = [scalars[key] for _, scalars in self.history]
+        ses = [scalars[f'{key}_se'] for _, scalars in self.history]
+        points = []
+        for i, (value, se, when) in enumerate(zip(values, ses, self.history_when)):
+            ends = i in (0, len(values) - 1)
+            points.append(f'{value:.1f}±{se:.1f} ({when})' if ends else f'{value:.1f} ({when})')
+        name = metric.replace('top', 'top-')
+        line = (f'{self.prefix} {name} (k={self.k}, {self.num_queries} queries, bank {self.num_bank}, ±SE): ' +
+                ' → '.join(points))
+        if len(values) > 1:
+            change, change_se = values[-1] - values[0], (ses[0]**2 + ses[-1]**2)**0.5
+            z = f' ({change / change_se:.1f} SE)' if change_se > 0 else ''
+            line += f'; {change:+.1f}±{change_se:.1f} points{z}'
+        return line
 
     def after_train(self, runner) -> None:
         if self.history:
             print_log(f'KNNMonitorHook: {len(self.history)} evaluations took {self.total_time:.1f} s '
                       'in total',
                       logger='current')
+            print_log(self.curve_summary(), logger='current')

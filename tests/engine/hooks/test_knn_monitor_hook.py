@@ -111,6 +111,26 @@ def test_hook_runs_in_runner_and_writes_scalars(tmp_path, branch):
     assert runner.model.training and runner.model.backbone.training
     [monitor] = [h for h in runner.hooks if isinstance(h, KNNMonitorHook)]
     assert len(monitor.history) == 3
+    assert monitor.history_when == ['before training', 'iter 1', 'iter 2']
+    # the closing line shows the logged numbers: first and last with their SE, the middle one plain
+    top1, se = [r['knn/top1'] for r in knn], [r['knn/top1_se'] for r in knn]
+    assert monitor.curve_summary().startswith(
+        f'knn top-1 (k=3, 6 queries, bank 8, ±SE): {top1[0]:.1f}±{se[0]:.1f} (before training) → {top1[1]:.1f} '
+        f'(iter 1) → {top1[2]:.1f}±{se[2]:.1f} (iter 2); {top1[2] - top1[0]:+.1f}±')
+
+
+def test_curve_summary_on_hand_computed_values():
+    """SE = 100 sqrt(p (1 - p) / n); the change's SE = sqrt(se_0^2 + se_last^2)."""
+    hook = KNNMonitorHook(train_dataloader=knn_loader(1, 8), val_dataloader=knn_loader(2, 8))
+    assert hook.curve_summary() == ''
+    hook.num_bank, hook.num_queries = 512, 1024
+    se25, se40 = 100 * (0.25 * 0.75 / 1024)**0.5, 100 * (0.4 * 0.6 / 1024)**0.5  # 1.353, 1.531
+    for step, (top1, se, when) in enumerate([(25.0, se25, 'before training'), (31.25, 1.45, 'epoch 3'),
+                                             (40.0, se40, 'epoch 6')]):
+        hook.history.append((step, {'knn/top1': top1, 'knn/top1_se': se}))
+        hook.history_when.append(when)
+    assert hook.curve_summary() == ('knn top-1 (k=20, 1024 queries, bank 512, ±SE): 25.0±1.4 (before training) → '
+                                    '31.2 (epoch 3) → 40.0±1.5 (epoch 6); +15.0±2.0 points (7.3 SE)')
 
 
 def test_resolve_backbone_byol_paths(tmp_path):
