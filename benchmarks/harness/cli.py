@@ -139,6 +139,12 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         action='append',
         default=[],
         help='with --report-from: add a paragraph on this run (stored in its JSON)')
+    parser.add_argument(
+        '--speed-from',
+        action='append',
+        default=[],
+        help='with --report-from: add a before/after step-time JSON of bench_scrl.py / bench_selfpatch.py --speed '
+        '(issue 18; stored in the run JSON, replacing an earlier one of the same method)')
     args = parser.parse_args(argv)
     args.argv = list(argv if argv is not None else sys.argv[1:])
     if args.report is None:
@@ -157,6 +163,12 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
         changed = bool(fixes) and res.get('notes') != fixes  # e.g. a fix's before/after, added later
         if changed:
             res['notes'] = fixes
+        for path in args.speed_from:
+            with open(path) as f:
+                speed = dict(json.load(f), source=osp.relpath(osp.abspath(path), ROOT))
+            speed.setdefault('method', 'SelfPatch' if 'arch' in speed else 'SCRL')
+            res['speed'] = [s for s in res.get('speed', []) if s.get('method') != speed['method']] + [speed]
+            changed = True
         if args.note:  # this run's reading, kept with its numbers (not carried into later runs)
             res['analysis'] = res.get('analysis', []) + list(args.note)
             changed = True

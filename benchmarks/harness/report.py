@@ -2,7 +2,7 @@
 import json
 import os
 import os.path as osp
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from .plots import plot_sweeps
 
@@ -13,6 +13,35 @@ def _fmt_ms(s: float) -> str:
 
 def _met(v: Optional[bool]) -> str:
     return '—' if v is None else ('yes' if v else '**no**')
+
+
+def _speed_lines(speeds: List[Dict[str, Any]]) -> List[str]:
+    """Issue 18's before/after tables (``bench_scrl.py`` / ``bench_selfpatch.py --speed``, added with --speed-from)."""
+    lines = [
+        '## Step speed before → after (issue 18)', '',
+        'Each variant against today\'s step (`before`) in one process, interleaved rounds; ratio = median per-round '
+        'ratio variant / before [range]; utilisation = counted FLOPs per second as % of a dense fp32 matmul measured '
+        'in the same process (bf16 can exceed 100 %); loss diff = largest relative difference of the first steps\' '
+        'losses from one seed against `before`.', ''
+    ]
+    for sp in speeds:
+        settings = sp.get('settings') or [dict(sp, depth=None)]
+        for st in settings:
+            if st.get('depth') is not None:
+                title = f'SCRL ResNet-{st["depth"]}, {st["size"]} px, batch {st["batch"]}'
+            else:
+                title = f'SelfPatch ViT-{st["arch"]}/16, batch {st["batch"]}, {st["crops"]}'
+            lines += [
+                f'{title}; {sp["threads"]} thread(s), {sp["device"]}, {st["gflops_per_step"]:.1f} GFLOP/step, '
+                f'matmul peak {st["matmul_gflops_per_s"]:.1f} GFLOP/s (`{sp["source"]}`)', '',
+                '| variant | s/step | ratio to before | utilisation | loss diff |', '|---|---|---|---|---|'
+            ]
+            for r in st['rows']:
+                diff = r.get('max_rel_loss_diff_5_steps', r.get('max_rel_loss_diff'))
+                lines.append(f'| {r["variant"]} | {r["step_s"]:.3f} | {r["ratio"]:.3f} [{r["ratio_min"]:.2f}–'
+                             f'{r["ratio_max"]:.2f}] | {r["utilisation_pct"]:.1f} % | {diff:.1e} |')
+            lines.append('')
+    return lines
 
 
 def render_markdown(res: Dict[str, Any], plot_rel: Optional[str]) -> str:
@@ -169,6 +198,8 @@ def render_markdown(res: Dict[str, Any], plot_rel: Optional[str]) -> str:
             lines.append(f'| 3x{s["size"]}x{s["size"]} | {s["batch"]} | {_fmt_ms(s["kymatio_s"])} | '
                          f'{_fmt_ms(s["ours_s"])} | {s["speedup"]:.1f}x | {s["rel_error"]:.1e} |')
         lines.append('')
+    if res.get('speed'):
+        lines += _speed_lines(res['speed'])
     if res.get('analysis'):
         lines += ['## Reading of this run', ''] + [f'- {n}' for n in res['analysis']] + ['']
     if res.get('notes'):

@@ -1,0 +1,74 @@
+"""Issue 18's before/after tables in the benchmark report: ``--report-from RUN --speed-from SPEED.json``."""
+import importlib
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+BENCHMARKS = ROOT / 'benchmarks'
+
+
+def _row(variant, step_s, ratio, diff_key):
+    return {
+        'variant': variant,
+        'step_s': step_s,
+        'ratio': ratio,
+        'ratio_min': ratio - 0.05,
+        'ratio_max': ratio + 0.05,
+        'utilisation_pct': 50.0,
+        diff_key: 1e-5,
+        'losses': [1.0]
+    }
+
+
+def test_speed_from_adds_replaces_and_renders(tmp_path):
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        cli = importlib.import_module('harness.cli')
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    committed = sorted((BENCHMARKS / 'results').glob('cpu_default_*.json'))[-1]
+    run = tmp_path / 'run.json'
+    run.write_text(committed.read_text())
+    scrl = dict(
+        threads=1,
+        device='cpu',
+        steps=3,
+        settings=[
+            dict(
+                depth=18,
+                size=96,
+                batch=16,
+                gflops_per_step=96.,
+                matmul_gflops_per_s=100.,
+                rows=[
+                    _row('before', 2.0, 1.0, 'max_rel_loss_diff_5_steps'),
+                    _row('channels-last', 1.5, 0.75, 'max_rel_loss_diff_5_steps')
+                ])
+        ])
+    selfpatch = dict(
+        arch='small',
+        batch=4,
+        crops='2x224 + 2x96 px',
+        threads=1,
+        device='cpu',
+        reps=3,
+        gflops_per_step=300.,
+        matmul_gflops_per_s=100.,
+        rows=[_row('before', 30., 1.0, 'max_rel_loss_diff'),
+              _row('AdamW foreach', 27., 0.9, 'max_rel_loss_diff')])
+    for name, data in (('scrl.json', scrl), ('sp.json', selfpatch)):
+        (tmp_path / name).write_text(json.dumps(data))
+    report = tmp_path / 'report.md'
+    argv = ['--report-from', str(run), '--report', str(report)]
+    cli.main(argv + ['--speed-from', str(tmp_path / 'scrl.json'), '--speed-from', str(tmp_path / 'sp.json')])
+    scrl['settings'][0]['rows'][1]['ratio'] = 0.7  # a newer SCRL measurement replaces the stored one
+    (tmp_path / 'scrl.json').write_text(json.dumps(scrl))
+    res = cli.main(argv + ['--speed-from', str(tmp_path / 'scrl.json')])
+    assert [s['method'] for s in res['speed']][-2:] == ['SelfPatch', 'SCRL']
+    assert json.loads(run.read_text())['speed'] == res['speed']  # kept with the run
+    text = report.read_text()
+    assert '## Step speed before → after (issue 18)' in text
+    assert '| channels-last | 1.500 | 0.700 [0.70–0.80] | 50.0 % | 1.0e-05 |' in text
+    assert '| AdamW foreach | 27.000 | 0.900 [0.85–0.95] | 50.0 % | 1.0e-05 |' in text
+    assert 'SCRL ResNet-18, 96 px, batch 16' in text and 'SelfPatch ViT-small/16, batch 4' in text
