@@ -71,13 +71,15 @@ def trained(request, tmp_path, monkeypatch):
     cfg = arm.load_config(method, 0, str(tmp_path / 'work'), quick=True)
     cfg.train_dataloader.batch_size = 4
     cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=2)
-    torch.set_num_threads(1)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # restored below: a leaked thread count changes other tests' float sums
     enable_numpy2_hue_fix()  # mmcv 2.1's hue jitter under numpy 2, undone below
     try:
         runner = Runner.from_cfg(cfg)
         runner.train()
     finally:
         enable_numpy2_hue_fix(False)
+        torch.set_num_threads(threads)
     return dataset, size, runner, arm.probe_loaders(dataset, quick=True)
 
 

@@ -61,6 +61,12 @@ def _images(cfg, n=16):
     return np.stack([i['img'] for i in infos]), np.array([int(i['gt_label']) for i in infos])
 
 
+def rel_err(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Relative Frobenius error: element-wise tolerances fail on features of ~1e6 whose float32 sums differ
+    by a few ulps between batch sizes / thread counts (seen in the full suite)."""
+    return float((a.double() - b.double()).norm() / b.double().norm())
+
+
 @pytest.fixture(params=['npz', 'scenes'])
 def trained(request, tmp_path):
     rng = np.random.default_rng(0)
@@ -101,14 +107,13 @@ def test_probe_and_training_preprocess_alike(trained):
     imgs, _ = _images(cfg)
     order = dataset_channel_order(cfg.train_dataloader.dataset)
     probe = torch.from_numpy(frozen.embed(imgs, channel_order=order)).float()
-    assert torch.allclose(probe, feats, atol=1e-4, rtol=1e-4)
+    assert rel_err(probe, feats) < 1e-5
     # the same weights fed swapped channels or un-normalised inputs give other features: the check above
     # would catch a probe that disagrees with training
     swapped = torch.from_numpy(frozen.embed(imgs, channel_order='bgr' if order == 'rgb' else 'rgb')).float()
-    assert not torch.allclose(swapped, feats, atol=1e-2, rtol=1e-2)
+    assert rel_err(swapped, feats) > 1e-2
     raw = FrozenBackbone('raw', frozen.backbone, mean=(0., 0., 0.), std=(1., 1., 1.), to_rgb=frozen.to_rgb)
-    assert not torch.allclose(
-        torch.from_numpy(raw.embed(imgs, channel_order=order)).float(), feats, atol=1e-2, rtol=1e-2)
+    assert rel_err(torch.from_numpy(raw.embed(imgs, channel_order=order)).float(), feats) > 1e-2
     # the preprocessor's own mean/std are what the offline probe uses
     mean, std, converts = preprocessor_norm(model.data_preprocessor)
     assert np.allclose(mean, frozen.mean) and np.allclose(std, frozen.std)
@@ -150,4 +155,4 @@ def test_linear_eval_tool_passes_the_data_order(trained, tmp_path):
             dataset=dict(cfg.train_dataloader.dataset, pipeline=[dict(type='PackInputs')])))
     feats, _ = extract_features(runner.model.backbone, loader, runner.model.data_preprocessor)
     probe = frozen.embed(loaded['train_images'], channel_order=loaded['channel_order'])
-    assert torch.allclose(torch.from_numpy(probe).float(), feats, atol=1e-4, rtol=1e-4)
+    assert rel_err(torch.from_numpy(probe).float(), feats) < 1e-5

@@ -164,7 +164,12 @@ def test_scheduled_pretext_without_the_hook_fails_loudly(tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize('variant', ['scatsimclr8', 'scatsimclr8-rotation', 'scatsimclr8-jigsaw'])
 def test_trains_through_the_runner(tmp_path, variant):
-    cfg = Config.fromfile(str(CONFIGS / f'{variant}_1xb64-cpu_cifar10-subset.py'))
+    name = {
+        'scatsimclr8': 'scatsimclr',
+        'scatsimclr8-rotation': 'scatsimclr-rotation',
+        'scatsimclr8-jigsaw': 'scatsimclr-jigsaw'
+    }[variant]
+    cfg = Config.fromfile(str(CONFIGS / f'{name}_scatnet8_1xb64-cpu_cifar10-subset.py'))
     cfg.work_dir = str(tmp_path)
     cfg.train_dataloader.batch_size = 8
     cfg.train_dataloader.num_workers = 0
