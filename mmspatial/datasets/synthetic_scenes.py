@@ -21,9 +21,15 @@ SHAPES = ('ellipse', 'rectangle', 'triangle', 'star')
 TEXTURES = ('flat', 'stripes', 'checks', 'noise')
 
 
-def _texture(rng: np.random.Generator, h: int, w: int, colour: np.ndarray, out: Optional[list] = None) -> np.ndarray:
-    """A colour field with one of four textures (:data:`TEXTURES`); appends its index to ``out`` if given."""
-    kind = rng.integers(4)
+def _texture(rng: np.random.Generator,
+             h: int,
+             w: int,
+             colour: np.ndarray,
+             out: Optional[list] = None,
+             kind: Optional[int] = None) -> np.ndarray:
+    """A colour field with one of four textures (:data:`TEXTURES`, random unless ``kind`` is given); appends its
+    index to ``out`` if given."""
+    kind = rng.integers(4) if kind is None else kind
     if out is not None:
         out.append(int(kind))
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
@@ -85,27 +91,40 @@ def render_scene(seed: int,
                  img_size: Tuple[int, int] = (128, 160),
                  num_objects: Tuple[int, int] = (2, 5),
                  min_object_size: float = 0.15,
-                 max_object_size: float = 0.45) -> Dict[str, Union[np.ndarray, List]]:
+                 max_object_size: float = 0.45,
+                 background: str = 'texture',
+                 gray: bool = False) -> Dict[str, Union[np.ndarray, List]]:
     """Render scene ``index`` of the dataset with ``seed``.
 
-    Object sizes are uniform in ``[min_object_size, max_object_size]`` times the shorter image side.
+    Object sizes are uniform in ``[min_object_size, max_object_size]`` times the shorter image side. The
+    background has a random texture (``background='texture'``) or is one flat colour (``'flat'``). ``gray=True``
+    draws every colour as a gray level (the mean of the random colour's channels: same scenes otherwise).
 
     Returns:
         dict: ``img`` (H, W, 3) uint8 BGR; ``masks`` list of (H, W) bool visible masks; ``labels`` list of
         shape indices into :data:`SHAPES` (objects drawn later occlude earlier ones; fully hidden ones
         are dropped); ``textures`` their texture indices into :data:`TEXTURES`; ``label`` the shape and
-        ``texture_label`` the texture of the largest visible object (image-level classes).
+        ``texture_label`` the texture of the largest visible object (image-level classes);
+        ``background_texture`` the background's texture index.
     """
+    if background not in ('texture', 'flat'):
+        raise ValueError(f"background must be 'texture' or 'flat', got {background!r}")
     rng = np.random.default_rng([seed, index])
     h, w = img_size
-    img = _texture(rng, h, w, rng.uniform(40, 215, size=3))
+    background_texture: List[int] = []
+
+    def colour(low: float, high: float) -> np.ndarray:
+        c = rng.uniform(low, high, size=3)
+        return np.full(3, c.mean()) if gray else c
+
+    img = _texture(rng, h, w, colour(40, 215), background_texture, None if background == 'texture' else 0)
     masks: List[np.ndarray] = []
     labels: List[int] = []
     textures: List[int] = []
     for _ in range(int(rng.integers(num_objects[0], num_objects[1] + 1))):
         label = int(rng.integers(len(SHAPES)))
         mask = _shape_mask(rng, SHAPES[label], h, w, min_object_size, max_object_size)
-        img[mask] = _texture(rng, h, w, rng.uniform(0, 255, size=3), textures)[mask]
+        img[mask] = _texture(rng, h, w, colour(0, 255), textures)[mask]
         masks = [m & ~mask for m in masks]  # later objects occlude earlier ones
         masks.append(mask)
         labels.append(label)
@@ -119,7 +138,8 @@ def render_scene(seed: int,
         labels=labels,
         textures=textures,
         label=labels[largest] if areas else 0,
-        texture_label=textures[largest] if areas else 0)
+        texture_label=textures[largest] if areas else 0,
+        background_texture=background_texture[0])
 
 
 @DATASETS.register_module()
@@ -137,7 +157,11 @@ class SyntheticScenes(BaseDataset):
         object_size (tuple[float, float]): min/max object size as a fraction of the shorter image side.
             Defaults to (0.15, 0.45).
         label (str): what ``gt_label`` means: ``'shape'`` (of the largest object, :data:`SHAPES`) or
-            ``'texture'`` (of the largest object, :data:`TEXTURES`). Defaults to ``'shape'``.
+            ``'texture'`` (of the largest object, :data:`TEXTURES`) or ``'background_texture'``. Defaults to
+            ``'shape'``.
+        background (str): ``'texture'`` (a random texture of :data:`TEXTURES`) or ``'flat'`` (one colour).
+            Defaults to ``'texture'``.
+        gray (bool): draw every colour as a gray level. Defaults to False.
         cache (bool): keep rendered images in memory (per dataloader worker), for sets that are read
             many times such as a kNN bank. Defaults to False.
         seed (int): the dataset's identity; a different seed gives different scenes. Defaults to 0.
@@ -145,7 +169,11 @@ class SyntheticScenes(BaseDataset):
         test_mode (bool): as in :class:`mmengine.dataset.BaseDataset`.
     """
     METAINFO = dict(classes=SHAPES)
-    LABELS = {'shape': ('label', SHAPES), 'texture': ('texture_label', TEXTURES)}
+    LABELS = {
+        'shape': ('label', SHAPES),
+        'texture': ('texture_label', TEXTURES),
+        'background_texture': ('background_texture', TEXTURES)
+    }
 
     def __init__(self,
                  num_images: int = 256,
@@ -153,6 +181,8 @@ class SyntheticScenes(BaseDataset):
                  num_objects: Sequence[int] = (2, 5),
                  object_size: Sequence[float] = (0.15, 0.45),
                  label: str = 'shape',
+                 background: str = 'texture',
+                 gray: bool = False,
                  cache: bool = False,
                  seed: int = 0,
                  pipeline: Sequence = (),
@@ -168,7 +198,11 @@ class SyntheticScenes(BaseDataset):
             raise ValueError(f'object_size must be (min, max) with 0 < min <= max <= 1, got {object_size}')
         if label not in self.LABELS:
             raise ValueError(f'label must be one of {sorted(self.LABELS)}, got {label!r}')
+        if background not in ('texture', 'flat'):
+            raise ValueError(f"background must be 'texture' or 'flat', got {background!r}")
         self.label = label
+        self.background = background
+        self.gray = gray
         self.cache = cache
         self._cache: Dict[int, np.ndarray] = {}
         self.seed = seed
@@ -190,7 +224,8 @@ class SyntheticScenes(BaseDataset):
         return data_list
 
     def render(self, index: int) -> Dict[str, Union[np.ndarray, List]]:
-        return render_scene(self.seed, index, self.img_size, self.num_objects, *self.object_size)
+        return render_scene(self.seed, index, self.img_size, self.num_objects, *self.object_size, self.background,
+                            self.gray)
 
     def get_data_info(self, idx: int) -> dict:
         info = super().get_data_info(idx)

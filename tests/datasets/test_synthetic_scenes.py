@@ -94,3 +94,28 @@ def test_cache_gives_the_same_images_and_private_copies():
         assert np.array_equal(a, b) and np.array_equal(a, render_scene(4, i, (32, 40), (1, 2), 0.3, 0.6)['img'])
         b[:] = 0  # a transform writing in place must not change the cached scene
         assert np.array_equal(cached.get_data_info(i)['img'], a)
+
+
+def test_background_and_gray_options():
+    """background='flat' draws one colour behind the objects; gray=True makes every colour a gray level; the
+    background's texture is returned and can be the dataset's label."""
+    kwargs = dict(img_size=(64, 80), num_objects=(1, 1), min_object_size=0.4, max_object_size=0.8)
+    kinds = set()
+    for index in range(12):
+        flat = render_scene(6, index, background='flat', **kwargs)
+        assert flat['background_texture'] == 0
+        outside = ~flat['masks'][0]
+        assert (flat['img'][outside] == flat['img'][outside][0]).all()  # one colour behind the object
+        gray = render_scene(6, index, gray=True, **kwargs)
+        assert (gray['img'][..., 0] == gray['img'][..., 1]).all() and (gray['img'][..., 1] == gray['img'][..., 2]).all()
+        # same scene otherwise: the masks and textures do not depend on the palette
+        plain = render_scene(6, index, **kwargs)
+        assert np.array_equal(gray['masks'][0], plain['masks'][0]) and gray['textures'] == plain['textures']
+        assert gray['background_texture'] == plain['background_texture']
+        kinds.add(plain['background_texture'])
+    assert len(kinds) > 1  # the default background texture is random
+    ds = SyntheticScenes(num_images=4, seed=6, label='background_texture', img_size=(64, 80))
+    assert [ds.get_data_info(i)['gt_label']
+            for i in range(4)] == [render_scene(6, i, (64, 80))['background_texture'] for i in range(4)]
+    with pytest.raises(ValueError, match='background'):
+        SyntheticScenes(num_images=2, background='stripes')
