@@ -13,9 +13,11 @@ on CUDA) is its own. Target of issue 4: SelfPatch step <= 1.25 x DINO step.
 ``--speed`` (issue 18) times today's SelfPatch step (``before``: fp32, ``torch.optim.AdamW`` with its CPU default
 of a per-parameter loop) against ``AdamW(foreach=True)`` with the multi-tensor teacher EMA of
 ``DINO.momentum_update`` (same updates in fewer kernel calls; ``before`` runs the old per-parameter EMA loop) and,
-with ``--amp``, also bf16 autocast, in one process: the losses of ``--check-steps`` steps from one seed first (the
-bf16 drift is reported), then ``--reps`` interleaved rounds: median ratio variant / before, its range, and each
-step's utilisation (counted FLOPs per second as % of a dense fp32 matmul measured in the same process).
+with ``--amp``, also bf16 autocast, with ``--compile`` also ``torch.compile`` (inductor) of the student and teacher
+ViTs (``nn.Module.compile``; the check steps' times, stored, show the compile cost), in one process: the losses
+of ``--check-steps`` steps from one seed first (the bf16 drift is reported), then ``--reps`` interleaved rounds:
+median ratio variant / before, its range, and each step's utilisation (counted FLOPs per second as % of a dense
+fp32 matmul measured in the same process).
 
     python benchmarks/bench_selfpatch.py --speed --archs small --batch 4 --local-crops 2 --threads 1 --amp
 
@@ -164,6 +166,9 @@ def speed_variant(name: str, args):
     torch.manual_seed(0)
     model = build('selfpatch', args.archs[0], args.global_size).to(args.device).train()
     model.register_teacher_updater('bench_selfpatch --speed')
+    if 'compile' in name:  # nn.Module.compile in place: student and teacher ViTs (the bulk of the FLOPs)
+        for backbone in (model.backbone, model.teacher['backbone']):
+            backbone.compile()
     optimizer = torch.optim.AdamW(
         dino_param_groups(model), lr=1e-4, weight_decay=0.04, foreach=True if name != 'before' else None)
     gen = torch.Generator().manual_seed(1)
@@ -193,11 +198,16 @@ def bench_speed(args) -> dict:
     from harness.machine import count_gflops, matmul_throughput
     from timing import interleaved_times, paired_ratio
     torch.set_num_threads(args.threads)
-    names = ['before', 'AdamW foreach'] + (['AdamW foreach + bf16 autocast'] if args.amp else [])
-    losses = {}
-    for name in names:
+    names = ['before', 'AdamW foreach'] + (['AdamW foreach + torch.compile'] if args.compile else [])
+    names += ['AdamW foreach + bf16 autocast'] if args.amp else []
+    losses, first_steps_s = {}, {}
+    for name in names:  # the check steps' times show the compile cost (excluded from the ratio)
         step = speed_variant(name, args)
-        losses[name] = [step() for _ in range(args.check_steps)]
+        losses[name], first_steps_s[name] = [], []
+        for _ in range(args.check_steps):
+            start = time.perf_counter()
+            losses[name].append(step())
+            first_steps_s[name].append(time.perf_counter() - start)
     drift = {k: max(abs(a - b) / abs(b) for a, b in zip(v, losses['before'])) for k, v in losses.items()}
     steps = {k: speed_variant(k, args) for k in names}
     mm = matmul_throughput(1536, args.device)['gflops_per_s']
@@ -217,6 +227,7 @@ def bench_speed(args) -> dict:
                 ratio_max=max(per_round),
                 utilisation_pct=100 * gflops / med / mm,
                 max_rel_loss_diff=drift[k],
+                first_steps_s=first_steps_s[k],
                 losses=losses[k]))
     crops = f'2x{args.global_size} + {args.local_crops}x{args.local_size} px'
     print(f'SelfPatch ViT-{args.archs[0]}/16 batch {args.batch}, {crops}: {gflops:.1f} GFLOP/step, '
@@ -254,6 +265,8 @@ def main() -> None:
     parser.add_argument('--method', choices=['dino', 'selfpatch'], help=argparse.SUPPRESS)
     parser.add_argument('--arch', choices=list(ARCH_DIMS), help=argparse.SUPPRESS)
     parser.add_argument('--speed', action='store_true', help='issue 18: SelfPatch step before vs after (see above)')
+    parser.add_argument(
+        '--compile', action='store_true', help='with --speed: add torch.compile of the student and teacher ViTs')
     parser.add_argument('--check-steps', type=int, default=3, help='with --speed: steps of the loss comparison')
     parser.add_argument('--json', default=None, help='with --speed: write the result here')
     args = parser.parse_args()

@@ -144,7 +144,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         action='append',
         default=[],
         help='with --report-from: add a before/after step-time JSON of bench_scrl.py / bench_selfpatch.py --speed '
-        '(issue 18; stored in the run JSON, replacing an earlier one of the same method)')
+        '(issue 18; stored in the run JSON, replacing an earlier one from the same file)')
     args = parser.parse_args(argv)
     args.argv = list(argv if argv is not None else sys.argv[1:])
     if args.report is None:
@@ -167,7 +167,8 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
             with open(path) as f:
                 speed = dict(json.load(f), source=osp.relpath(osp.abspath(path), ROOT))
             speed.setdefault('method', 'SelfPatch' if 'arch' in speed else 'SCRL')
-            res['speed'] = [s for s in res.get('speed', []) if s.get('method') != speed['method']] + [speed]
+            # a re-measurement (same file) replaces its tables; another file adds its own (e.g. a new lever)
+            res['speed'] = [s for s in res.get('speed', []) if s.get('source') != speed['source']] + [speed]
             changed = True
         if args.note:  # this run's reading, kept with its numbers (not carried into later runs)
             res['analysis'] = res.get('analysis', []) + list(args.note)

@@ -22,7 +22,8 @@ def _speed_lines(speeds: List[Dict[str, Any]]) -> List[str]:
         'Each variant against today\'s step (`before`) in one process, interleaved rounds; ratio = median per-round '
         'ratio variant / before [range]; utilisation = counted FLOPs per second as % of a dense fp32 matmul measured '
         'in the same process (bf16 can exceed 100 %); loss diff = largest relative difference of the first steps\' '
-        'losses from one seed against `before`.', ''
+        'losses from one seed against `before`; first steps = seconds of those check steps (with torch.compile '
+        'they include the compilation, which the ratio excludes).', ''
     ]
     for sp in speeds:
         settings = sp.get('settings') or [dict(sp, depth=None)]
@@ -33,13 +34,17 @@ def _speed_lines(speeds: List[Dict[str, Any]]) -> List[str]:
                 title = f'SelfPatch ViT-{st["arch"]}/16, batch {st["batch"]}, {st["crops"]}'
             lines += [
                 f'{title}; {sp["threads"]} thread(s), {sp["device"]}, {st["gflops_per_step"]:.1f} GFLOP/step, '
-                f'matmul peak {st["matmul_gflops_per_s"]:.1f} GFLOP/s (`{sp["source"]}`)', '',
-                '| variant | s/step | ratio to before | utilisation | loss diff |', '|---|---|---|---|---|'
+                f'matmul peak {st["matmul_gflops_per_s"]:.1f} GFLOP/s (`{sp["source"]}`)' +
+                (f'; {sp["note"]}' if sp.get('note') else ''), '',
+                '| variant | s/step | ratio to before | utilisation | loss diff | first steps s |',
+                '|---|---|---|---|---|---|'
             ]
             for r in st['rows']:
                 diff = r.get('max_rel_loss_diff_5_steps', r.get('max_rel_loss_diff'))
+                first = r.get('first_5_steps_s', r.get('first_steps_s'))
+                first = ' + '.join(f'{t:.1f}' for t in first) if first else '—'
                 lines.append(f'| {r["variant"]} | {r["step_s"]:.3f} | {r["ratio"]:.3f} [{r["ratio_min"]:.2f}–'
-                             f'{r["ratio_max"]:.2f}] | {r["utilisation_pct"]:.1f} % | {diff:.1e} |')
+                             f'{r["ratio_max"]:.2f}] | {r["utilisation_pct"]:.1f} % | {diff:.1e} | {first} |')
             lines.append('')
     return lines
 

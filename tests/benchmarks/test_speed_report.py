@@ -72,3 +72,11 @@ def test_speed_from_adds_replaces_and_renders(tmp_path):
     assert '| channels-last | 1.500 | 0.700 [0.70–0.80] | 50.0 % | 1.0e-05 |' in text
     assert '| AdamW foreach | 27.000 | 0.900 [0.85–0.95] | 50.0 % | 1.0e-05 |' in text
     assert 'SCRL ResNet-18, 96 px, batch 16' in text and 'SelfPatch ViT-small/16, batch 4' in text
+    # another file (a new lever) adds its table next to the stored ones; first steps show the compile cost
+    scrl['settings'][0]['rows'][1].update(variant='channels-last + torch.compile', first_5_steps_s=[90., 1.5])
+    (tmp_path / 'scrl_b.json').write_text(json.dumps(scrl))
+    res = cli.main(argv + ['--speed-from', str(tmp_path / 'scrl_b.json')])
+    assert [s['method'] for s in res['speed']][-3:] == ['SelfPatch', 'SCRL', 'SCRL']
+    text = report.read_text()
+    assert '| channels-last | 1.500 | 0.700 [0.70–0.80] | 50.0 % | 1.0e-05 | — |' in text
+    assert '| channels-last + torch.compile | 1.500 | 0.700 [0.70–0.80] | 50.0 % | 1.0e-05 | 90.0 + 1.5 |' in text
