@@ -54,6 +54,11 @@ class SCRL(BaseSelfSupervisor):
             memory format. Same computation (losses equal to fp32 rounding), faster convolutions and
             max-pooling on CPU (oneDNN) and with AMP on GPU; ``benchmarks/bench_scrl.py --speed``
             measures it. Defaults to False.
+        compile_cfg (bool | dict, optional): ``torch.compile`` (``nn.Module.compile``, in place: state-dict
+            keys unchanged) the online and target backbones, the projectors and the predictor with these
+            keyword arguments (``True``: defaults). Box sampling and RoIAlign stay eager (data-dependent box
+            counts); mmengine's ``cfg.compile`` of the whole ``train_step`` fails in the box sampler.
+            ``benchmarks/bench_scrl.py --speed --compile`` measures it. Defaults to None (eager).
         pretrained (str, optional): checkpoint to initialise from.
         data_preprocessor (dict, optional): defaults to ``SelfSupDataPreprocessor``.
         init_cfg (dict | list[dict], optional): initialisation config.
@@ -69,6 +74,7 @@ class SCRL(BaseSelfSupervisor):
                  roi_align_cfg: Optional[dict] = None,
                  image_loss_weight: float = 0.,
                  channels_last: bool = False,
+                 compile_cfg: Optional[Union[bool, dict]] = None,
                  pretrained: Optional[str] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[Union[List[dict], dict]] = None) -> None:
@@ -108,6 +114,10 @@ class SCRL(BaseSelfSupervisor):
         self.target_net = SCRLTargetNetwork(target, base_tau, init=target_init)
         self.channels_last = channels_last
         self._in_channels_last = False  # converted at the first loss (after init_weights)
+        if compile_cfg:
+            kwargs = {} if compile_cfg is True else dict(compile_cfg)
+            for module in (self.backbone, self.neck, self.head.predictor, *self.target_net.module):
+                module.compile(**kwargs)
 
     def _backbones_to(self, memory_format: torch.memory_format) -> None:
         self.backbone.to(memory_format=memory_format)
