@@ -22,8 +22,9 @@ over rounds of TorchLARS / mmpretrain.
 ``--speed`` (issue 18) times today's SCRL training step (``before``: the HEAD path, ``channels_last=False``)
 against the faster variants on the same batch and TorchLARS step (the SCRL configs' optimiser): ``channels-last``
 (``SCRL(channels_last=True)``), with ``--amp`` also bf16 autocast on CPU, with ``--compile`` also
-``torch.compile`` of the projector and predictor. First it checks the losses of 5 steps from one seed
-(fp32 variants must agree to rounding; the bf16 drift is reported), then interleaves the variants for
+``SCRL(compile_cfg=True)`` (``torch.compile`` of the backbones, projectors and predictor; the first 5
+steps' times, stored, show the compile cost, which the ratio excludes). First it checks the losses of 5 steps
+from one seed (fp32 variants must agree to rounding; the bf16 drift is reported), then interleaves the variants for
 ``--steps`` rounds and prints the median per-round ratio variant / before with its range, and each step's
 utilisation (counted FLOPs per second as % of a dense fp32 matmul measured in the same process). Settings:
 ResNet-18 96 px batch 16 (160 box pairs) and ResNet-50 224 px batch 4 (40 pairs); ``--json`` stores the result.
@@ -86,7 +87,10 @@ def model_cfg(kind: str, depth: int) -> dict:
 
 
 def build(kind: str, depth: int, device: str) -> torch.nn.Module:
-    return MODELS.build(model_cfg(kind, depth)).to(device).train()
+    model = MODELS.build(model_cfg(kind, depth)).to(device).train()
+    if kind == 'SCRL':
+        model.set_target_schedule(10000)  # the target momentum's schedule length (a hook sets it in a Runner)
+    return model
 
 
 def make_batch(batch_size: int, size: int, device: str, seed: int = 0):
@@ -186,10 +190,9 @@ def speed_variant(name: str, depth: int, device: str):
     torch.manual_seed(0)
     cfg = model_cfg('SCRL', depth)
     cfg['channels_last'] = name != 'before'
+    cfg['compile_cfg'] = 'compile' in name  # SCRL(compile_cfg=True): backbones + projectors + predictor
     model = MODELS.build(cfg).to(device).train()
-    if 'compile' in name:
-        model.neck = torch.compile(model.neck)
-        model.head.predictor = torch.compile(model.head.predictor)
+    model.set_target_schedule(10000)  # the target momentum's schedule length (a hook sets it in a Runner)
     wrapper_cfg = dict(
         type='OptimWrapper',
         constructor='LARSParamGroupsConstructor',
@@ -230,7 +233,7 @@ def bench_speed(args) -> dict:
     from timing import interleaved_times, paired_ratio
     names = ['before', 'channels-last']
     if args.compile:
-        names.append('channels-last + compile heads')
+        names.append('channels-last + torch.compile')
     if args.amp:
         names.append('channels-last + bf16 autocast')
     out = dict(threads=torch.get_num_threads(), device=args.device, steps=args.steps, settings=[])
@@ -238,10 +241,14 @@ def bench_speed(args) -> dict:
         if depth not in args.depths:
             continue
         inputs_of[depth], samples_of[depth] = make_batch(batch, size, args.device)
-        losses = {}
-        for name in names:  # equivalence: 5 steps from the same seed
+        losses, first_steps_s = {}, {}
+        for name in names:  # equivalence: 5 steps from the same seed (their times show the compile cost)
             step = speed_variant(name, depth, args.device)
-            losses[name] = [step(seed=i) for i in range(5)]
+            losses[name], first_steps_s[name] = [], []
+            for i in range(5):
+                start = time.perf_counter()
+                losses[name].append(step(seed=i))
+                first_steps_s[name].append(time.perf_counter() - start)
         ref = losses['before']
         drift = {k: max(abs(a - b) / abs(b) for a, b in zip(v, ref)) for k, v in losses.items()}
         steps = {k: speed_variant(k, depth, args.device) for k in names}
@@ -262,6 +269,7 @@ def bench_speed(args) -> dict:
                     ratio_max=max(per_round),
                     utilisation_pct=100 * gflops / med / mm,
                     max_rel_loss_diff_5_steps=drift[k],
+                    first_5_steps_s=first_steps_s[k],
                     losses=losses[k]))
         setting = dict(depth=depth, size=size, batch=batch, gflops_per_step=gflops, matmul_gflops_per_s=mm, rows=rows)
         out['settings'].append(setting)
@@ -352,12 +360,12 @@ def main() -> None:
         '--lars', action='store_true', help='time the optimiser step only: TorchLARS vs mmpretrain LARS')
     parser.add_argument('--speed', action='store_true', help='issue 18: SCRL step before vs after (see above)')
     parser.add_argument('--amp', action='store_true', help='with --speed: add a bf16-autocast variant')
-    parser.add_argument('--compile', action='store_true', help='with --speed: add torch.compile of the heads')
+    parser.add_argument('--compile', action='store_true', help='with --speed: add SCRL(compile_cfg=True)')
     parser.add_argument('--json', default=None, help='with --speed: write the result here')
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    MessageHub.get_current_instance().update_info('max_iters', 10000)  # the target's EMA schedule
+    MessageHub.get_current_instance().update_info('max_iters', 10000)  # BYOL's CosineEMA schedule
     if args.speed:
         res = bench_speed(args)
         if args.json:

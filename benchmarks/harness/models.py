@@ -69,6 +69,8 @@ def train_step(case: Case) -> Callable[[dict], None]:
     ema = isinstance(model, DINO)
     if ema:
         model.register_teacher_updater('benchmark train_step')
+    if hasattr(model, 'set_target_schedule'):  # SCRL(+SP): the length SCRLTargetMomentumHook gives in a Runner
+        model.set_target_schedule(10000)
 
     def step(batch: dict) -> None:
         data = model.data_preprocessor(batch, True)

@@ -12,3 +12,4 @@ model = dict(
     head=dict(_base_.model.head, loss=dict(type='CosineSimilarityLoss', shift_factor=2., scale_factor=2.)),
     box_generator=dict(num_boxes=10, min_size=8, iou_threshold=0.5, max_tries=50),
     roi_align_cfg=dict(output_size=1, spatial_scale=1 / 8, sampling_ratio=-1, aligned=False))
+custom_hooks = [dict(type='SCRLTargetMomentumHook')]  # the target momentum's schedule length (required)

@@ -109,3 +109,28 @@ def test_every_full_scale_scrl_config_is_pinned():
         for p in (ROOT / 'configs' / 'scrl').glob('*.py') if '_demo' not in p.name and '-cpu_' not in p.name
     }
     assert full_scale == set(CONFIGS)
+
+
+def _builds_scrl(model) -> bool:
+    return model.get('type') == 'SCRL' or (model.get('type') == 'SpatialPrediction' and model.host.type == 'SCRL')
+
+
+def test_every_scrl_config_sets_the_target_schedule():
+    """SCRL reads no runner state: SCRLTargetMomentumHook gives it the run's length (the model raises without).
+
+    A ``custom_hooks`` list in a config replaces its base's, so each config is checked, not only the bases.
+    Any config that builds SCRL names an SCRL base or type, hence the text filter (loading all is slow).
+    """
+    candidates = [
+        p for p in sorted((ROOT / 'configs').rglob('*.py'))
+        if '_base_' not in p.parts and 'benchmarks' not in p.parts and 'scrl' in p.read_text().lower()
+    ]
+    scrl = {}
+    for path in candidates:
+        cfg = Config.fromfile(str(path))
+        if _builds_scrl(cfg.model):
+            scrl[path.name] = [h['type'] for h in cfg.get('custom_hooks', [])]
+    assert {'scrl_r50_coco.py', 'scrl_sp_resnet50_32xb256-coslr-200e_in1k.py', 'scrl_resnet18_1xb32-cpu_flowers128.py'
+            } <= set(scrl) and len(scrl) >= 7
+    missing = sorted(name for name, hooks in scrl.items() if 'SCRLTargetMomentumHook' not in hooks)
+    assert not missing, f'SCRL configs without SCRLTargetMomentumHook in custom_hooks: {missing}'

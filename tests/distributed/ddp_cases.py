@@ -90,10 +90,10 @@ CASES: Dict[str, tuple] = {
         'loss.out_channels': 64,
         'patch_loss.out_channels': 32
     }),
-    'scrl': ('scrl/scrl_resnet18_1xb32-coslr-6e_demo.py', BYOL_MODEL),
-    'scrl_empty_rank': ('scrl/scrl_resnet18_1xb32-coslr-6e_demo.py', BYOL_MODEL),
+    'scrl': ('scrl/scrl_resnet18_1xb32-coslr-4e_demo.py', BYOL_MODEL),
+    'scrl_empty_rank': ('scrl/scrl_resnet18_1xb32-coslr-4e_demo.py', BYOL_MODEL),
     'byol_bn': ('byol/byol_resnet18_1xb32-coslr-8e_demo.py', BYOL_BN_MODEL),
-    'scrl_bn': ('scrl/scrl_resnet18_1xb32-coslr-6e_demo.py', BYOL_BN_MODEL),
+    'scrl_bn': ('scrl/scrl_resnet18_1xb32-coslr-4e_demo.py', BYOL_BN_MODEL),
     'byol_sp': ('sp/byol_sp_resnet18_1xb32-coslr-8e_demo.py', {
         **{
             f'host.{k}': v
@@ -222,6 +222,8 @@ def run_step(case: dict, start: int, end: int, ddp: bool = False) -> dict:
     module = model
     if hasattr(module, 'register_teacher_updater'):  # DINO-style: one step, no teacher update needed
         module.register_teacher_updater('run_step')
+    if hasattr(module, 'set_target_schedule'):  # SCRL: SCRLTargetMomentumHook's job in a Runner
+        module.set_target_schedule(1)
     if ddp:
         from mmspatial.engine.distributed import CPUDistributedDataParallel
         model = CPUDistributedDataParallel(module=model, broadcast_buffers=False, find_unused_parameters=False)

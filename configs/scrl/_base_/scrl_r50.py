@@ -35,3 +35,6 @@ model = dict(
         on_failure='keep_last'),  # the reference code; 'stop' is the rule described in scrl issue #2
     roi_align_cfg=dict(output_size=1, spatial_scale=1 / 32, sampling_ratio=-1, aligned=False),
     image_loss_weight=0.)  # the reference has no image-level loss when SCRL is on
+# Gives the model the schedule length of the target momentum before each iteration (the model raises
+# without it). A config that sets its own `custom_hooks` must keep this entry.
+custom_hooks = [dict(type='SCRLTargetMomentumHook')]

@@ -40,7 +40,8 @@ class SCRL(BaseSelfSupervisor):
             ``CosineSimilarityLoss(shift_factor=2, scale_factor=2)``.
         base_tau (float): EMA coefficient at step 0 in the reference convention
             ``target <- tau * target + (1 - tau) * online``, annealed to 1 on a cosine: 0.97 for
-            200 epochs, 0.996 for 1000. Defaults to 0.97.
+            200 epochs, 0.996 for 1000; the schedule's length comes from ``SCRLTargetMomentumHook``
+            (:meth:`set_target_schedule`), which the config must list in ``custom_hooks``. Defaults to 0.97.
         target_init (str): ``'random'``: the target starts from its own random initialisation, as the
             reference; ``'online'``: it starts as a copy of the online network (mmpretrain BYOL).
             Defaults to ``'random'``.
@@ -118,6 +119,14 @@ class SCRL(BaseSelfSupervisor):
             kwargs = {} if compile_cfg is True else dict(compile_cfg)
             for module in (self.backbone, self.neck, self.head.predictor, *self.target_net.module):
                 module.compile(**kwargs)
+
+    def set_target_schedule(self, max_iters: int) -> None:
+        """Length ``K`` of the target's momentum schedule (see :class:`SCRLTargetNetwork`).
+
+        Set before each training iteration by ``SCRLTargetMomentumHook``; a hand-written loop calls it
+        once with its number of steps. The loss raises if it was never called.
+        """
+        self.target_net.set_schedule(max_iters)
 
     def _backbones_to(self, memory_format: torch.memory_format) -> None:
         self.backbone.to(memory_format=memory_format)

@@ -6,10 +6,10 @@ False)``: the target is never copied from the online network) and ``trainer/base
 Representation Learning <https://arxiv.org/abs/2103.06122>`_ (Sec. 3, BYOL's target network).
 """
 from math import cos, pi
+from typing import Optional
 
 import torch
 import torch.nn as nn
-from mmengine.logging import MessageHub
 
 __all__ = ['SCRLTargetNetwork']
 
@@ -23,7 +23,10 @@ class SCRLTargetNetwork(nn.Module):
     :meth:`update_parameters` is called at the start of every training forward, i.e. after step
     ``s - 1`` on its ``s``-th call, so call ``s >= 1`` applies ``tau_{s-1}`` and call 0 applies nothing
     (``init='random'``, the reference) or copies the online parameters and buffers (``init='online'``,
-    mmpretrain BYOL's start). ``K`` is the runner's ``max_iters`` (message hub).
+    mmpretrain BYOL's start). ``K`` is given by :meth:`set_schedule`: in a Runner by
+    ``SCRLTargetMomentumHook`` (mmspatial/engine/hooks/scrl_hooks.py, in every SCRL config's
+    ``custom_hooks``) before each iteration, so the model reads no runner state; without it the first
+    update raises.
 
     The state dict has the layout of mmengine's averaged models (``steps``, ``module.*``), so checkpoints
     of ``CosineEMA`` targets load.
@@ -47,6 +50,13 @@ class SCRLTargetNetwork(nn.Module):
         self.base_tau = base_tau
         self.init = init
         self.register_buffer('steps', torch.tensor(0, dtype=torch.long))
+        self.max_iters: Optional[int] = None  # K, set by set_schedule (not state: the run's length)
+
+    def set_schedule(self, max_iters: int) -> None:
+        """Set ``K``, the number of optimiser steps the momentum anneals over (the run's ``max_iters``)."""
+        if isinstance(max_iters, bool) or not isinstance(max_iters, int) or max_iters < 1:
+            raise ValueError(f'SCRL target schedule: max_iters must be an int >= 1, got {max_iters!r}')
+        self.max_iters = max_iters
 
     def init_weights(self) -> None:
         """Initialise the target's own weights (``init='random'``) with the modules' ``init_cfg``s.
@@ -67,16 +77,18 @@ class SCRLTargetNetwork(nn.Module):
     @torch.no_grad()
     def update_parameters(self, online: nn.Module) -> None:
         """One EMA update towards ``online`` (same structure as :attr:`module`); see the class doc."""
+        if self.max_iters is None:  # checked from the first step on, when a missing hook is cheap to fix
+            raise RuntimeError(
+                "SCRL's target EMA has no momentum schedule: nothing set its length. Add "
+                "dict(type='SCRLTargetMomentumHook') to the config's `custom_hooks` (the SCRL configs have it; "
+                'a `custom_hooks` list in a config replaces its _base_\'s list); a hand-written loop calls '
+                'model.set_target_schedule(max_iters) before its first step.')
         step = int(self.steps)
         if step == 0:
             if self.init == 'online':
                 self.module.load_state_dict(online.state_dict())
         else:
-            max_iters = MessageHub.get_current_instance().get_info('max_iters')
-            if not max_iters:
-                raise RuntimeError("SCRL's target momentum schedule needs the total number of iterations: "
-                                   "message_hub info 'max_iters' is not set (the Runner sets it)")
-            tau = self.tau(step - 1, max_iters)
+            tau = self.tau(step - 1, self.max_iters)
             targets = [p.data for p in self.module.parameters()]
             sources = list(online.parameters())
             if len(sources) != len(targets):

@@ -7,7 +7,6 @@ import pytest
 import torch
 import torch.nn as nn
 from byol_test_utils import PREPROCESSOR, latent_predict_neck_head
-from mmengine.logging import MessageHub
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
@@ -65,7 +64,7 @@ def test_target_starts_from_its_own_random_init():
     # initialised like the online network (Kaiming normal, fan_out, as torchvision): std sqrt(2 / (64*7*7))
     assert target.std().item() == pytest.approx(math.sqrt(2 / 3136), rel=0.05)
     assert online.std().item() == pytest.approx(math.sqrt(2 / 3136), rel=0.05)
-    MessageHub.get_current_instance().update_info('max_iters', 10)
+    model.set_target_schedule(10)
     before = copy.deepcopy(model.target_net.module.state_dict())
     model.target_net.update_parameters(nn.Sequential(model.backbone, model.neck))  # first forward
     after = model.target_net.module.state_dict()
@@ -76,6 +75,7 @@ def test_target_starts_from_its_own_random_init():
 def test_target_init_online_copies_at_step_0():
     model = MODELS.build(scrl_cfg(target_init='online'))
     model.init_weights()
+    model.set_target_schedule(10)
     online = nn.Sequential(model.backbone, model.neck)
     model.target_net.update_parameters(online)
     for (name, t), o in zip(model.target_net.module.state_dict().items(), online.state_dict().values()):
@@ -91,7 +91,7 @@ def test_ema_schedule_matches_the_reference():
     """
     model = MODELS.build(scrl_cfg(base_tau=0.97))
     online = nn.Sequential(model.backbone, model.neck)
-    MessageHub.get_current_instance().update_info('max_iters', 100)
+    model.set_target_schedule(100)
     # call s -> k = s - 1 -> tau: k=0: 0.97; k=50: 1 - 0.03 * 0.5 = 0.985; k=100: 1
     for calls, tau in ((1, 0.97), (51, 0.985), (101, 1.)):
         for p in model.target_net.module.parameters():
@@ -107,10 +107,25 @@ def test_ema_schedule_matches_the_reference():
         MODELS.build(scrl_cfg(base_tau=0.004))
 
 
+def test_update_without_a_schedule_names_the_hook_and_the_config_key():
+    """The model reads no runner state: without SCRLTargetMomentumHook the first update raises."""
+    model = MODELS.build(scrl_cfg())
+    online = nn.Sequential(model.backbone, model.neck)
+    with pytest.raises(RuntimeError, match=r"SCRLTargetMomentumHook.*custom_hooks"):
+        model.target_net.update_parameters(online)
+    assert int(model.target_net.steps) == 0  # nothing happened
+    for bad in (0, 2.5, True, None):
+        with pytest.raises(ValueError, match='max_iters'):
+            model.set_target_schedule(bad)
+    model.set_target_schedule(3)
+    model.target_net.update_parameters(online)
+    assert int(model.target_net.steps) == 1
+
+
 def test_target_keeps_its_own_bn_statistics():
     """The reference averages parameters only; the target's BN buffers come from its own forwards."""
     model = MODELS.build(scrl_cfg())
-    MessageHub.get_current_instance().update_info('max_iters', 10)
+    model.set_target_schedule(10)
     online = nn.Sequential(model.backbone, model.neck)
     model.backbone.bn1.running_mean.fill_(5.)
     for _ in range(2):
@@ -135,7 +150,7 @@ def _assert_every_parameter_has_a_finite_grad(model):
 
 def test_batch_without_overlap_trains_without_nan():
     model = MODELS.build(scrl_cfg())
-    MessageHub.get_current_instance().update_info('max_iters', 10)
+    model.set_target_schedule(10)
     # the two views of each image are disjoint
     data = _batch([[[0., 0., 40., 40.], [50., 50., 120., 90.]], [[0., 0., 60., 96.], [60., 0., 128., 96.]]],
                   [[False, True], [True, False]])
@@ -152,7 +167,7 @@ def test_batch_without_overlap_trains_without_nan():
 
 def test_partly_overlapping_batch_counts_boxes_and_gives_grads():
     model = MODELS.build(scrl_cfg())
-    MessageHub.get_current_instance().update_info('max_iters', 10)
+    model.set_target_schedule(10)
     data = _batch(
         [
             [[0., 0., 40., 40.], [50., 50., 120., 90.]],  # disjoint: no boxes
@@ -169,7 +184,7 @@ def test_partly_overlapping_batch_counts_boxes_and_gives_grads():
 
 def test_image_level_term_is_the_symmetric_loss_on_pooled_features():
     model = MODELS.build(scrl_cfg(image_loss_weight=0.5))
-    MessageHub.get_current_instance().update_info('max_iters', 10)
+    model.set_target_schedule(10)
     data = model.data_preprocessor(_batch([[[0., 0., 100., 96.], [20., 0., 128., 90.]]] * 2, [[False, True]] * 2), True)
     losses = model.loss(**data)
     assert set(losses) == {'loss_scrl', 'loss_byol', 'num_boxes', 'valid_images'}
@@ -219,6 +234,7 @@ def runner_cfg(tmp_path, dataset, size=64, max_iters=2, batch_size=4):
     dataset = dict(dataset, pipeline=dataset.get('pipeline', []) + pipeline)
     return dict(
         model=scrl_cfg(),
+        custom_hooks=[dict(type='SCRLTargetMomentumHook')],
         work_dir=str(tmp_path),
         default_scope='mmpretrain',
         train_dataloader=dict(
@@ -265,9 +281,22 @@ def _train(cfg):
 
 
 def test_resnet18_scrl_trains_through_runner(tmp_path):
-    _, scalars = _train(
+    runner, scalars = _train(
         runner_cfg(tmp_path, dict(type='SyntheticScenes', num_images=8, img_size=(96, 128), seed=0), size=64))
     assert scalars['train/num_boxes'].data[0].sum() > 0
+    # SCRLTargetMomentumHook gave the target the run's length; the target counted the steps itself
+    assert runner.model.target_net.max_iters == runner.max_iters == 2
+    assert int(runner.model.target_net.steps) == 2
+
+
+def test_runner_without_the_schedule_hook_fails_at_the_first_step(tmp_path):
+    from mmengine.runner import Runner
+    cfg = runner_cfg(tmp_path, dict(type='SyntheticScenes', num_images=4, img_size=(96, 128), seed=0), size=64)
+    cfg['custom_hooks'] = []
+    runner = Runner.from_cfg(cfg)
+    with pytest.raises(RuntimeError, match=r"dict\(type='SCRLTargetMomentumHook'\).*custom_hooks"):
+        runner.train()
+    assert runner.iter == 0 and int(runner.model.target_net.steps) == 0
 
 
 @pytest.mark.slow
@@ -294,7 +323,7 @@ def _ddp_worker(rank: int, world_size: int, port: int, queue) -> None:
         dist.init_process_group('gloo', init_method=f'tcp://127.0.0.1:{port}', rank=rank, world_size=world_size)
         torch.manual_seed(0)  # same initial weights on both ranks
         model = MODELS.build(scrl_cfg())
-        MessageHub.get_current_instance().update_info('max_iters', 10)
+        model.set_target_schedule(10)
         ddp = MMDistributedDataParallel(model, find_unused_parameters=False)
         optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1)
         if rank == 0:
