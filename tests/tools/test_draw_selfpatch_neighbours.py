@@ -3,6 +3,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 import torch
 from tool_loading import load_tool
 
@@ -38,3 +39,49 @@ def test_command_line_on_the_demo_config(tmp_path, capsys):
     img = cv2.imread(str(out))
     assert img is not None and img.shape == (96, 2 * (96 + 6), 3)  # 4x4 grid, 2 panels
     assert '4x4 grid' in capsys.readouterr().out
+
+
+class _WritesMarker:
+    """Unpickling this runs ``os.system('touch <marker>')``: what a malicious checkpoint does."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        import os
+        return os.system, (f'touch {self.marker}', )
+
+
+def test_checkpoint_is_loaded_weights_only_and_strictly(tmp_path):
+    from mmengine.config import Config
+    from mmengine.logging import HistoryBuffer
+
+    from mmspatial.engine.safe_load import UntrustedCheckpointError
+    tool = load_tool('tools/visualization/draw_selfpatch_neighbours.py')
+    config = ROOT / 'configs' / 'selfpatch' / 'selfpatch_vit-tiny-p8_1xb32-coslr-10e_demo.py'
+    cfg = Config.fromfile(str(config))
+    state = tool.load_model(cfg, None).state_dict()
+    hub = HistoryBuffer()
+    hub.update(1.0)
+    good = tmp_path / 'good.pth'  # what an mmengine training checkpoint pickles besides tensors
+    state = {k: v + 1 if v.is_floating_point() else v for k, v in state.items()}
+    torch.save(dict(state_dict=state, message_hub=dict(h=hub), meta=dict(seed=np.int64(0))), good)
+    key = next(k for k, v in state.items() if v.is_floating_point())
+    assert torch.equal(tool.load_model(cfg, str(good)).state_dict()[key], state[key])
+    partial = tmp_path / 'partial.pth'  # mmengine's load_checkpoint would only warn
+    torch.save(dict(state_dict={k: v for k, v in state.items() if k != key}), partial)
+    with pytest.raises(RuntimeError, match='[Mm]issing'):
+        tool.load_model(cfg, str(partial))
+    marker = tmp_path / 'pwned'
+    evil = tmp_path / 'evil.pth'
+    torch.save(dict(state_dict=state, meta=dict(x=_WritesMarker(marker))), evil)
+    args = [
+        str(config), '--synthetic', '0', '--size', '32', '--checkpoint',
+        str(evil), '--out',
+        str(tmp_path / 'x.png')
+    ]
+    with pytest.raises(UntrustedCheckpointError, match='posix.system'):
+        tool.main(args)
+    assert not marker.exists() and not (tmp_path / 'x.png').exists()
+    tool.main(args + ['--trust-checkpoint'])  # explicit trust: unpickled in full (so the refusal was real)
+    assert marker.exists() and (tmp_path / 'x.png').exists()

@@ -24,10 +24,11 @@ import cv2
 import numpy as np
 import torch
 from mmengine.config import Config
-from mmengine.runner import load_checkpoint
+from mmengine.runner.checkpoint import _load_checkpoint_to_model
 from mmpretrain.registry import DATASETS, MODELS
 
 import mmspatial  # noqa: F401  (registers SelfPatch, the datasets and transforms)
+from mmspatial.engine.safe_load import load_local_checkpoint
 from mmspatial.models.utils.patch_neighbours import patch_neighbour_index
 
 RED, YELLOW, GREEN = (0, 0, 255), (0, 215, 255), (0, 200, 0)
@@ -83,13 +84,20 @@ def draw_neighbours(img: np.ndarray,
     return np.concatenate(panels, axis=1)
 
 
-def load_model(cfg: Config, checkpoint: Optional[str]) -> torch.nn.Module:
+def load_model(cfg: Config, checkpoint: Optional[str], trust_checkpoint: bool = False) -> torch.nn.Module:
+    """Build the SelfPatch model (seeded init), optionally load a checkpoint, eval mode.
+
+    The checkpoint is read with ``weights_only=True`` and mmspatial's allow-list
+    (:func:`~mmspatial.engine.safe_load.load_local_checkpoint`); ``trust_checkpoint`` unpickles it in full.
+    It must fit the model exactly (no partial loads).
+    """
     model = MODELS.build(cfg.model)
     if not hasattr(model, 'match_neighbours'):
         raise TypeError(f'{cfg.filename}: model type {cfg.model.type!r} is not SelfPatch')
     model.init_weights()
     if checkpoint:
-        load_checkpoint(model, checkpoint, map_location='cpu')
+        state = load_local_checkpoint(checkpoint, map_location='cpu', trusted=[checkpoint] if trust_checkpoint else ())
+        _load_checkpoint_to_model(model, state, strict=True)
     else:
         print('no --checkpoint: random weights, the matches only show the mechanics')
     return model.eval()
@@ -109,6 +117,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('config', help='a SelfPatch config')
     parser.add_argument('--checkpoint', help='trained weights (the teacher is used)')
+    parser.add_argument(
+        '--trust-checkpoint',
+        action='store_true',
+        help='unpickle --checkpoint with weights_only=False (only for a file you trust; docs/safety.md)')
     src = parser.add_mutually_exclusive_group(required=True)
     src.add_argument('--image', help='image file')
     src.add_argument('--synthetic', type=int, help='index of an embedded synthetic scene')
@@ -130,7 +142,7 @@ def main(argv=None) -> str:
     cfg = Config.fromfile(args.config)
     if args.no_wrap:
         cfg.model.wrap_neighbours = False
-    model = load_model(cfg, args.checkpoint)
+    model = load_model(cfg, args.checkpoint, args.trust_checkpoint)
     if args.image:
         img = cv2.imread(args.image)
         if img is None:
