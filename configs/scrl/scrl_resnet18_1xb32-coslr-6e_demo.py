@@ -109,5 +109,7 @@ param_scheduler = [
 ]
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs)
 default_hooks = dict(logger=dict(interval=8), checkpoint=dict(interval=3, max_keep_ckpts=2))
+# the kNN monitor (custom_hooks.0, from the base) plus the target momentum's schedule length (required)
+custom_hooks = [*_base_.custom_hooks, dict(type='SCRLTargetMomentumHook')]
 auto_scale_lr = dict(base_batch_size=256)
 randomness = dict(seed=0)
