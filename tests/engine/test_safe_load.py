@@ -9,22 +9,13 @@ from mmengine.logging import HistoryBuffer
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 from mmengine.runner.checkpoint import CheckpointLoader, _load_checkpoint, load_from_local
+from pickle_attack import WritesMarker
 from reliability_utils import ToyModel, toy_runner_cfg
 
 from mmspatial.engine.launch import merge_train_args
 from mmspatial.engine.runner import SpatialRunner
 from mmspatial.engine.safe_load import (CHECKPOINT_SAFE_GLOBALS, UntrustedCheckpointError, checkpoint_loading,
                                         load_local_checkpoint)
-
-
-class _WritesMarker:
-    """Unpickling this runs ``os.system('touch <marker>')``: what a malicious checkpoint does."""
-
-    def __init__(self, marker):
-        self.marker = marker
-
-    def __reduce__(self):
-        return os.system, (f'touch {self.marker}', )
 
 
 class _WalksGetattr:
@@ -67,7 +58,7 @@ def test_mmengine_checkpoint_loads_inside_the_scope_only(tmp_path):
 @pytest.mark.parametrize('via', ['load_local_checkpoint', 'load_from', 'init_cfg'])
 def test_checkpoint_that_runs_code_is_refused_and_named(tmp_path, via):
     marker = tmp_path / 'pwned'
-    path = _evil_checkpoint(tmp_path, _WritesMarker(marker))
+    path = _evil_checkpoint(tmp_path, WritesMarker(marker))
     with pytest.raises(UntrustedCheckpointError) as err:
         if via == 'load_local_checkpoint':
             load_local_checkpoint(str(path))
@@ -88,7 +79,7 @@ def test_checkpoint_that_runs_code_is_refused_and_named(tmp_path, via):
 def test_trusted_checkpoint_is_unpickled_in_full(tmp_path):
     """Control for the test above: trusting the file really unpickles it (so the refusal is not vacuous)."""
     marker = tmp_path / 'ran'
-    path = _evil_checkpoint(tmp_path, _WritesMarker(marker))
+    path = _evil_checkpoint(tmp_path, WritesMarker(marker))
     runner = SpatialRunner(
         **toy_runner_cfg(tmp_path / 'w', load_from=str(path)), cfg=dict(trusted_checkpoints=[str(path)]))
     runner.load_or_resume()

@@ -5,6 +5,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from pickle_attack import WritesMarker
 from tool_loading import load_tool
 
 from mmspatial.models.utils.patch_neighbours import patch_neighbour_index
@@ -41,17 +42,6 @@ def test_command_line_on_the_demo_config(tmp_path, capsys):
     assert '4x4 grid' in capsys.readouterr().out
 
 
-class _WritesMarker:
-    """Unpickling this runs ``os.system('touch <marker>')``: what a malicious checkpoint does."""
-
-    def __init__(self, marker):
-        self.marker = marker
-
-    def __reduce__(self):
-        import os
-        return os.system, (f'touch {self.marker}', )
-
-
 def test_checkpoint_is_loaded_weights_only_and_strictly(tmp_path):
     from mmengine.config import Config
     from mmengine.logging import HistoryBuffer
@@ -74,7 +64,7 @@ def test_checkpoint_is_loaded_weights_only_and_strictly(tmp_path):
         tool.load_model(cfg, str(partial))
     marker = tmp_path / 'pwned'
     evil = tmp_path / 'evil.pth'
-    torch.save(dict(state_dict=state, meta=dict(x=_WritesMarker(marker))), evil)
+    torch.save(dict(state_dict=state, meta=dict(x=WritesMarker(marker))), evil)
     args = [
         str(config), '--synthetic', '0', '--size', '32', '--checkpoint',
         str(evil), '--out',

@@ -5,6 +5,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from pickle_attack import WritesMarker
 from tool_loading import load_tool
 
 from mmspatial.models.losses.sp_loss import spatial_prediction_targets
@@ -86,17 +87,6 @@ def test_command_line_random_and_checkpoint(tmp_path, capsys):
         tool.main([str(CONFIG), '--synthetic', '0', '--checkpoint', str(host), '--out', str(tmp_path / 'x.png')])
 
 
-class _WritesMarker:
-    """Unpickling this runs ``os.system('touch <marker>')``: what a malicious checkpoint does."""
-
-    def __init__(self, marker):
-        self.marker = marker
-
-    def __reduce__(self):
-        import os
-        return os.system, (f'touch {self.marker}', )
-
-
 def test_checkpoint_is_loaded_weights_only(tmp_path):
     from mmengine.config import Config
     from mmengine.logging import HistoryBuffer
@@ -113,7 +103,7 @@ def test_checkpoint_is_loaded_weights_only(tmp_path):
         tool.load_model(cfg, str(good)).state_dict()['sp_head.mlp.0.weight'], state['sp_head.mlp.0.weight'])
     marker = tmp_path / 'pwned'
     evil = tmp_path / 'evil.pth'
-    torch.save(dict(state_dict=state, meta=dict(x=_WritesMarker(marker))), evil)
+    torch.save(dict(state_dict=state, meta=dict(x=WritesMarker(marker))), evil)
     args = [
         str(CONFIG), '--synthetic', '0', '--pairs', '1', '--checkpoint',
         str(evil), '--out',

@@ -36,6 +36,28 @@ def sample(crops, flips, size=64, image=(96., 128.)) -> DataSample:
     return s
 
 
+def sgd_steps(num_steps: int = 2, **model_kwargs):
+    """A seeded SCRL (``scrl_cfg(**model_kwargs)``) trained for a few SGD steps on fixed views and boxes:
+    the model and its losses, so that a speed option can be compared with the default computation."""
+    torch.manual_seed(0)
+    model = MODELS.build(scrl_cfg(**model_kwargs)).train()
+    model.init_weights()
+    model.set_target_schedule(100)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    gen = torch.Generator().manual_seed(1)
+    views = [torch.randn(2, 3, 64, 64, generator=gen) for _ in range(2)]
+    samples = [sample([[0, 0, 64, 64], [16, 8, 96, 88]], [False, True]) for _ in range(2)]
+    losses = []
+    for step in range(num_steps):
+        torch.manual_seed(10 + step)  # the box sampler's draws
+        loss = model.loss(views, samples)['loss']
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return model, losses
+
+
 class PassThrough(nn.Module):
 
     def forward(self, x):

@@ -3,8 +3,7 @@ import shutil
 
 import pytest
 import torch
-from mmpretrain.registry import MODELS
-from test_scrl import sample, scrl_cfg
+from test_scrl import sgd_steps
 
 import mmspatial  # noqa: F401
 
@@ -13,30 +12,10 @@ pytestmark = pytest.mark.skipif(
     not any(shutil.which(c) for c in ('g++', 'c++', 'clang++')), reason='torch.compile (inductor) needs a C++ compiler')
 
 
-def _steps(compile_cfg, num_steps: int = 2):
-    torch.manual_seed(0)
-    model = MODELS.build(scrl_cfg(compile_cfg=compile_cfg)).train()
-    model.init_weights()
-    model.set_target_schedule(100)
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
-    gen = torch.Generator().manual_seed(1)
-    views = [torch.randn(2, 3, 64, 64, generator=gen) for _ in range(2)]
-    samples = [sample([[0, 0, 64, 64], [16, 8, 96, 88]], [False, True]) for _ in range(2)]
-    losses = []
-    for step in range(num_steps):
-        torch.manual_seed(10 + step)  # the box sampler's draws
-        loss = model.loss(views, samples)['loss']
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
-    return model, losses
-
-
 @pytest.mark.slow
 def test_compiled_scrl_gives_the_eager_losses_and_state_dict_keys():
-    model_eager, ref = _steps(None)
-    model_compiled, got = _steps(dict(backend='inductor'))
+    model_eager, ref = sgd_steps(compile_cfg=None)
+    model_compiled, got = sgd_steps(compile_cfg=dict(backend='inductor'))
     assert ref[0] > 0
     # compiled: backbone/projector/predictor really run through dynamo (in place: nn.Module.compile)
     for module in (model_compiled.backbone, model_compiled.neck, model_compiled.head.predictor,

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from pickle_attack import WritesMarker
 
 import mmspatial  # noqa: F401
 from mmspatial.models.utils.checkpoint_convert import (backbone_state_dict, detect_arch, detectron2_checkpoint,
@@ -287,17 +288,6 @@ def test_cli_converters(tmp_path):
         run_cli('extract_backbone.py', dino, tmp_path / 'x.pth')  # DINO has only teacher keys here
 
 
-class _WritesMarker:
-    """Unpickling this runs ``os.system('touch <marker>')``: what a malicious checkpoint does."""
-
-    def __init__(self, marker):
-        self.marker = marker
-
-    def __reduce__(self):
-        import os
-        return os.system, (f'touch {self.marker}', )
-
-
 def _mmengine_like_checkpoint(path, state_dict, **meta):
     """What an mmengine training checkpoint pickles besides tensors: HistoryBuffer, numpy values."""
     from mmengine.logging import HistoryBuffer
@@ -319,7 +309,7 @@ def test_load_checkpoint_file_is_weights_only_with_the_allow_list(tmp_path):
     ckpt = load_checkpoint_file(str(good))
     assert ckpt['message_hub']['log_scalars']['train/loss'].current() == 0.5 and ckpt['meta']['seed'] == 7
     marker = tmp_path / 'pwned'
-    evil = _mmengine_like_checkpoint(tmp_path / 'evil.pth', weights, x=_WritesMarker(marker))
+    evil = _mmengine_like_checkpoint(tmp_path / 'evil.pth', weights, x=WritesMarker(marker))
     with pytest.raises(UntrustedCheckpointError) as err:
         load_checkpoint_file(str(evil))
     assert 'posix.system' in str(err.value) and str(evil) in str(err.value)
@@ -338,7 +328,7 @@ def test_cli_converters_refuse_a_checkpoint_that_runs_code(tmp_path, script, out
     from mmspatial.engine.safe_load import UntrustedCheckpointError
     r18 = {f'backbone.{k}': v for k, v in ResNet(depth=18).state_dict().items()}
     marker = tmp_path / 'pwned'
-    evil = _mmengine_like_checkpoint(tmp_path / 'evil.pth', r18, x=_WritesMarker(marker))
+    evil = _mmengine_like_checkpoint(tmp_path / 'evil.pth', r18, x=WritesMarker(marker))
     with pytest.raises(UntrustedCheckpointError, match='posix.system'):
         run_cli(script, evil, tmp_path / out)
     assert not marker.exists() and not (tmp_path / out).exists()
