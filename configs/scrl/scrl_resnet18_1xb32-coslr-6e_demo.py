@@ -4,41 +4,12 @@
 # scaled down: 64 px views (a 2x2 last-stage map), min box side 16 px, narrower heads, 1024 one-object
 # scenes (`demo_scene` of the monitor base), 6 epochs = 192 iterations.
 # The online kNN monitor (issue 9, 14) logs knn/top1 ± SE on 1024 held-out scenes and prints the curve at the end.
-_base_ = ['../_base_/default_runtime.py', '../_base_/knn_monitor_demo.py']
+_base_ = ['../_base_/default_runtime.py', '../_base_/knn_monitor_demo.py', './_base_/scrl_views.py']
 
+# the reference views of _base_/scrl_views.py at 64 px (the scenes are generated, so no LoadImageFromFile)
 img_size = 64
-view_pipeline1 = [
-    dict(
-        type='RandomResizedCropWithBox',
-        scale=img_size,
-        crop_ratio_range=(0.2, 1.),
-        interpolation='bicubic',
-        backend='pillow'),
-    dict(type='RandomFlipWithFlag', prob=0.5),
-    dict(
-        type='RandomApply',
-        transforms=[dict(type='SafeHueColorJitter', brightness=0.4, contrast=0.4, saturation=0.2, hue=0.1)],
-        prob=0.8),
-    dict(type='RandomGrayscale', prob=0.2, keep_channels=True, channel_weights=(0.114, 0.587, 0.2989)),
-    dict(type='ResizeBlur', factors=(1.1, 1.2, 1.5), prob=1.),
-    dict(type='Solarize', thr=128, prob=0.),
-]
-view_pipeline2 = [
-    dict(
-        type='RandomResizedCropWithBox',
-        scale=img_size,
-        crop_ratio_range=(0.2, 1.),
-        interpolation='bicubic',
-        backend='pillow'),
-    dict(type='RandomFlipWithFlag', prob=0.5),
-    dict(
-        type='RandomApply',
-        transforms=[dict(type='SafeHueColorJitter', brightness=0.4, contrast=0.4, saturation=0.2, hue=0.1)],
-        prob=0.8),
-    dict(type='RandomGrayscale', prob=0.2, keep_channels=True, channel_weights=(0.114, 0.587, 0.2989)),
-    dict(type='ResizeBlur', factors=(1.1, 1.2, 1.5), prob=0.1),
-    dict(type='Solarize', thr=128, prob=0.2),
-]
+view_pipeline1 = [dict(_base_.view_pipeline1[0], scale=img_size), *_base_.view_pipeline1[1:]]
+view_pipeline2 = [dict(_base_.view_pipeline2[0], scale=img_size), *_base_.view_pipeline2[1:]]
 train_dataloader = dict(
     batch_size=32,
     num_workers=2,
@@ -53,8 +24,9 @@ train_dataloader = dict(
         **_base_.demo_scene,
         pipeline=[
             dict(type='MultiViewWithGeometry', num_views=[1, 1], transforms=[view_pipeline1, view_pipeline2]),
-            dict(type='PackInputs', algorithm_keys=['view_bboxes', 'view_flips', 'view_shapes', 'ori_img_shape']),
+            dict(type='PackInputs', algorithm_keys=_base_.geometry_keys),
         ]))
+train_pipeline = None  # the base's file-loading pipeline does not apply to generated scenes
 
 model = dict(
     type='SCRL',
