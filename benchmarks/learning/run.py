@@ -206,9 +206,11 @@ def write_outputs(run_dir: str, args, stamp: str, started: float, cpu0: float) -
     path = osp.join(args.out_dir, f'learning_{stamp}.json')
     with open(path + '.tmp', 'w') as f:
         json.dump([{k: r[k] for k in RESULT_KEYS} for r in rows], f, indent=1)
+        f.write('\n')  # end-of-file lint check
     os.replace(path + '.tmp', path)
     with open(path[:-5] + '_details.json', 'w') as f:
         json.dump(details, f, indent=1)
+        f.write('\n')
     if args.render:
         report.render(path, args.doc, args.image)
     return path
@@ -225,8 +227,10 @@ def rerender(path: str, doc: str, image: str) -> str:
     details['run'] = old.get('run', {})
     with open(path, 'w') as f:
         json.dump([{k: r[k] for k in RESULT_KEYS} for r in rows], f, indent=1)
+        f.write('\n')  # end-of-file lint check
     with open(details_path, 'w') as f:
         json.dump(details, f, indent=1)
+        f.write('\n')
     report.render(path, doc, image)
     return path
 
