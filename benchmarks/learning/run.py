@@ -183,6 +183,16 @@ def load_records(run_dir: str) -> List[dict]:
     return recs
 
 
+def write_results(path: str, rows: List[dict], details: dict) -> None:
+    """Write ``learning_<stamp>.json`` (the issue's keys only) and ``learning_<stamp>_details.json``, each
+    through a temporary file (a cut run leaves no half-written JSON) and ending with a newline (lint)."""
+    for out, obj in ((path, [{k: r[k] for k in RESULT_KEYS} for r in rows]), (path[:-5] + '_details.json', details)):
+        with open(out + '.tmp', 'w') as f:
+            json.dump(obj, f, indent=1)
+            f.write('\n')
+        os.replace(out + '.tmp', out)
+
+
 def write_outputs(run_dir: str, args, stamp: str, started: float, cpu0: float) -> Optional[str]:
     import report
     recs = load_records(run_dir)
@@ -204,13 +214,7 @@ def write_outputs(run_dir: str, args, stamp: str, started: float, cpu0: float) -
         stamp=stamp)
     os.makedirs(args.out_dir, exist_ok=True)
     path = osp.join(args.out_dir, f'learning_{stamp}.json')
-    with open(path + '.tmp', 'w') as f:
-        json.dump([{k: r[k] for k in RESULT_KEYS} for r in rows], f, indent=1)
-        f.write('\n')  # end-of-file lint check
-    os.replace(path + '.tmp', path)
-    with open(path[:-5] + '_details.json', 'w') as f:
-        json.dump(details, f, indent=1)
-        f.write('\n')
+    write_results(path, rows, details)
     if args.render:
         report.render(path, args.doc, args.image)
     return path
@@ -225,12 +229,7 @@ def rerender(path: str, doc: str, image: str) -> str:
         old = json.load(f)
     rows, details = report.aggregate(old['records'])
     details['run'] = old.get('run', {})
-    with open(path, 'w') as f:
-        json.dump([{k: r[k] for k in RESULT_KEYS} for r in rows], f, indent=1)
-        f.write('\n')  # end-of-file lint check
-    with open(details_path, 'w') as f:
-        json.dump(details, f, indent=1)
-        f.write('\n')
+    write_results(path, rows, details)
     report.render(path, doc, image)
     return path
 
