@@ -1,7 +1,7 @@
 # The two quick-start commands (README): `make demo` and `make test`. Both install first
 # (tools/install.sh is idempotent: a second run only checks, in seconds).
 PY ?= $(if $(VIRTUAL_ENV),$(VIRTUAL_ENV)/bin/python,$(CURDIR)/.venv/bin/python)
-DEMO_CONFIG ?= configs/scrl/scrl_resnet18_1xb32-coslr-6e_demo.py
+DEMO_CONFIG ?= configs/scrl/scrl_resnet18_1xb32-coslr-3e_demo.py
 DEMO_WORK_DIR ?= work_dirs/demo
 PYTEST_ARGS ?=
 

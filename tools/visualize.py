@@ -21,7 +21,7 @@ Examples::
     python tools/visualize.py views ../shared/data/coco128/train2017/000000000009.jpg \
         --config configs/byol/byol_resnet18_1xb32-coslr-8e_demo.py --out /tmp/vis/views_byol.png
     python tools/visualize.py views --synthetic 3 --config configs/dino/dino_vit-tiny-p8_1xb32-coslr-10e_demo.py
-    python tools/visualize.py scrl-boxes img.jpg --config configs/scrl/scrl_resnet18_1xb32-coslr-6e_demo.py --out b.png
+    python tools/visualize.py scrl-boxes img.jpg --config configs/scrl/scrl_resnet18_1xb32-coslr-3e_demo.py --out b.png
     python tools/visualize.py selfpatch-neighbours configs/selfpatch/selfpatch_vit-tiny-p8_1xb32-coslr-10e_demo.py \
         --image img.jpg --out n.png
     python tools/visualize.py sp-boxes configs/sp/byol_sp_resnet18_1xb32-coslr-8e_demo.py --image img.jpg --out sp.png

@@ -3,7 +3,7 @@
 #   bash tools/dist_train.sh configs/scrl/scrl_r50_coco.py 8                 # 8 GPUs (the setting below)
 # Data: data/coco/train2017/*.jpg and data/coco/annotations/instances_train2017.json (only its
 # image list is read). Without them the run stops with a message saying so; try the embedded demo
-# instead: python tools/train.py configs/scrl/scrl_resnet18_1xb32-coslr-6e_demo.py
+# instead: python tools/train.py configs/scrl/scrl_resnet18_1xb32-coslr-3e_demo.py
 #
 # The reference (kakaobrain/scrl) pretrains on ImageNet only; this COCO recipe is mmspatial's. Model, views,
 # box sampling, LARS groups and the AMP/SyncBN setup are the reference's (the _base_ files). The values set

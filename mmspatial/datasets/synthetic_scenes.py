@@ -20,15 +20,18 @@ SHAPES = ('ellipse', 'rectangle', 'triangle', 'star')
 
 TEXTURES = ('flat', 'stripes', 'checks', 'noise')
 
+Scene = Dict[str, Union[np.ndarray, List]]  # what render_scene returns
+
 
 def _texture(rng: np.random.Generator,
              h: int,
              w: int,
              colour: np.ndarray,
              out: Optional[list] = None,
-             kind: Optional[int] = None) -> np.ndarray:
-    """A colour field with one of four textures (:data:`TEXTURES`, random unless ``kind`` is given); appends its
-    index to ``out`` if given."""
+             kind: Optional[int] = None,
+             amplitude: Tuple[float, float] = (20, 60)) -> np.ndarray:
+    """A colour field with one of four textures (:data:`TEXTURES`, random unless ``kind`` is given) whose
+    pattern swings by a uniform ``amplitude`` range around the colour; appends its index to ``out`` if given."""
     kind = rng.integers(4) if kind is None else kind
     if out is not None:
         out.append(int(kind))
@@ -45,8 +48,7 @@ def _texture(rng: np.random.Generator,
         small = rng.normal(size=(max(h // 8, 2), max(w // 8, 2))).astype(np.float32)
         pattern = cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC)
         pattern /= max(np.abs(pattern).max(), 1e-6)
-    amplitude = rng.uniform(20, 60)
-    img = colour[None, None, :] + amplitude * pattern[..., None]
+    img = colour[None, None, :] + rng.uniform(*amplitude) * pattern[..., None]
     return np.clip(img, 0, 255)
 
 
@@ -93,12 +95,14 @@ def render_scene(seed: int,
                  min_object_size: float = 0.15,
                  max_object_size: float = 0.45,
                  background: str = 'texture',
-                 gray: bool = False) -> Dict[str, Union[np.ndarray, List]]:
+                 gray: bool = False,
+                 texture_amplitude: Tuple[float, float] = (20, 60)) -> Scene:
     """Render scene ``index`` of the dataset with ``seed``.
 
     Object sizes are uniform in ``[min_object_size, max_object_size]`` times the shorter image side. The
     background has a random texture (``background='texture'``) or is one flat colour (``'flat'``). ``gray=True``
     draws every colour as a gray level (the mean of the random colour's channels: same scenes otherwise).
+    ``texture_amplitude`` is the (min, max) swing of a texture's pattern around its colour, in grey levels.
 
     Returns:
         dict: ``img`` (H, W, 3) uint8 BGR; ``masks`` list of (H, W) bool visible masks; ``labels`` list of
@@ -117,14 +121,15 @@ def render_scene(seed: int,
         c = rng.uniform(low, high, size=3)
         return np.full(3, c.mean()) if gray else c
 
-    img = _texture(rng, h, w, colour(40, 215), background_texture, None if background == 'texture' else 0)
+    img = _texture(rng, h, w, colour(40, 215), background_texture, None if background == 'texture' else 0,
+                   texture_amplitude)
     masks: List[np.ndarray] = []
     labels: List[int] = []
     textures: List[int] = []
     for _ in range(int(rng.integers(num_objects[0], num_objects[1] + 1))):
         label = int(rng.integers(len(SHAPES)))
         mask = _shape_mask(rng, SHAPES[label], h, w, min_object_size, max_object_size)
-        img[mask] = _texture(rng, h, w, colour(0, 255), textures)[mask]
+        img[mask] = _texture(rng, h, w, colour(0, 255), textures, amplitude=texture_amplitude)[mask]
         masks = [m & ~mask for m in masks]  # later objects occlude earlier ones
         masks.append(mask)
         labels.append(label)
@@ -162,6 +167,8 @@ class SyntheticScenes(BaseDataset):
         background (str): ``'texture'`` (a random texture of :data:`TEXTURES`) or ``'flat'`` (one colour).
             Defaults to ``'texture'``.
         gray (bool): draw every colour as a gray level. Defaults to False.
+        texture_amplitude (tuple[float, float]): (min, max) swing of a texture's pattern around its colour, in
+            grey levels (uniform per texture). Defaults to (20, 60).
         cache (bool): keep rendered images in memory (per dataloader worker), for sets that are read
             many times such as a kNN bank. Defaults to False.
         seed (int): the dataset's identity; a different seed gives different scenes. Defaults to 0.
@@ -183,6 +190,7 @@ class SyntheticScenes(BaseDataset):
                  label: str = 'shape',
                  background: str = 'texture',
                  gray: bool = False,
+                 texture_amplitude: Sequence[float] = (20, 60),
                  cache: bool = False,
                  seed: int = 0,
                  pipeline: Sequence = (),
@@ -203,6 +211,9 @@ class SyntheticScenes(BaseDataset):
         self.label = label
         self.background = background
         self.gray = gray
+        self.texture_amplitude = tuple(float(a) for a in texture_amplitude)
+        if len(self.texture_amplitude) != 2 or not 0 <= self.texture_amplitude[0] <= self.texture_amplitude[1]:
+            raise ValueError(f'texture_amplitude must be (min, max) with 0 <= min <= max, got {texture_amplitude}')
         self.cache = cache
         self._cache: Dict[int, np.ndarray] = {}
         self.seed = seed
@@ -223,9 +234,9 @@ class SyntheticScenes(BaseDataset):
                     gt_label=scene[self.LABELS[self.label][0]]))
         return data_list
 
-    def render(self, index: int) -> Dict[str, Union[np.ndarray, List]]:
+    def render(self, index: int) -> Scene:
         return render_scene(self.seed, index, self.img_size, self.num_objects, *self.object_size, self.background,
-                            self.gray)
+                            self.gray, self.texture_amplitude)
 
     def get_data_info(self, idx: int) -> dict:
         info = super().get_data_info(idx)

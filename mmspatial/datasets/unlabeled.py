@@ -10,7 +10,7 @@ from mmpretrain.registry import DATASETS
 IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif', '.tiff', '.webp')
 
 DEMO_HINT = ('To try mmspatial without any dataset, run the embedded demo instead: '
-             '`make demo` (or `python tools/train.py configs/scrl/scrl_resnet18_1xb32-coslr-6e_demo.py`).')
+             '`make demo` (or `python tools/train.py configs/scrl/scrl_resnet18_1xb32-coslr-3e_demo.py`).')
 
 
 @DATASETS.register_module()

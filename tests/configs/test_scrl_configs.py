@@ -134,3 +134,43 @@ def test_every_scrl_config_sets_the_target_schedule():
             } <= set(scrl) and len(scrl) >= 7
     missing = sorted(name for name, hooks in scrl.items() if 'SCRLTargetMomentumHook' not in hooks)
     assert not missing, f'SCRL configs without SCRLTargetMomentumHook in custom_hooks: {missing}'
+
+
+def test_demo_monitor_reads_held_out_scenes_of_the_training_family():
+    """Issue 14 §3: the demo's kNN bank and queries are other seeds than its training scenes, drawn from the same
+    scene family, and the monitor's label (the scene's texture) is read by the monitor only."""
+    cfg = load('scrl_resnet18_1xb32-coslr-3e_demo.py')
+    train = cfg.train_dataloader.dataset
+    monitor = next(h for h in cfg.custom_hooks if h.type == 'KNNMonitorHook')
+    bank, queries = monitor.train_dataloader.dataset, monitor.val_dataloader.dataset
+    assert len({train.seed, bank.seed, queries.seed}) == 3
+    family = ('type', 'img_size', 'num_objects', 'object_size')
+    assert all(bank[k] == train[k] == queries[k] for k in family)
+    assert bank.label == queries.label == 'background_texture'
+    assert monitor.interval == 1 and monitor.before_train  # a point per epoch, from the random init
+
+
+def test_demo_training_loss_does_not_read_the_label():
+    """The demo's scenes carry ``gt_label`` (PackInputs packs it); SCRL's loss must not depend on it."""
+    import copy
+
+    import torch
+    from mmengine.dataset import default_collate
+    from mmpretrain.registry import DATASETS
+
+    cfg = load('scrl_resnet18_1xb32-coslr-3e_demo.py')
+    dataset = DATASETS.build(dict(cfg.train_dataloader.dataset, num_images=2))
+    model = MODELS.build(cfg.model)
+    model.set_target_schedule(10)
+    views = default_collate([dataset[0], dataset[1]])  # random augmentations: drawn once
+    losses = []
+    for flip_labels in (False, True):
+        batch = copy.deepcopy(views)
+        if flip_labels:
+            for sample in batch['data_samples']:
+                sample.set_gt_label((sample.gt_label + 1) % 4)
+        torch.manual_seed(0)
+        fresh = copy.deepcopy(model)  # a step moves the EMA target and BN statistics
+        data = fresh.data_preprocessor(batch, True)
+        losses.append(fresh.loss(**data)['loss'].detach())
+    assert losses[0] == losses[1]

@@ -119,3 +119,22 @@ def test_background_and_gray_options():
             for i in range(4)] == [render_scene(6, i, (64, 80))['background_texture'] for i in range(4)]
     with pytest.raises(ValueError, match='background'):
         SyntheticScenes(num_images=2, background='stripes')
+
+
+def test_texture_amplitude_sets_the_pattern_swing():
+    # no swing: every texture is its flat colour, so the texture-only scene is one colour
+    flat = render_scene(6, 3, (32, 40), num_objects=(0, 0), texture_amplitude=(0, 0))['img']
+    assert (flat == flat[0, 0]).all()
+    # the default swing is the (20, 60) the scenes were always drawn with: same pixels
+    assert np.array_equal(render_scene(6, 3)['img'], render_scene(6, 3, texture_amplitude=(20, 60))['img'])
+    # a fixed swing a on a stripes background: values reach colour +- a (clipped to 0..255), not more
+    for index in range(40):
+        scene = render_scene(6, index, (32, 40), num_objects=(0, 0), texture_amplitude=(30, 30))
+        if scene['background_texture'] == 1:  # stripes
+            img = scene['img'].astype(int)
+            assert 55 <= (img.max((0, 1)) - img.min((0, 1))).max() <= 61
+            break
+    else:
+        pytest.fail('no stripes background in 40 scenes')
+    with pytest.raises(ValueError, match='texture_amplitude'):
+        SyntheticScenes(num_images=1, texture_amplitude=(60, 20))

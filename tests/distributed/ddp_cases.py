@@ -90,10 +90,10 @@ CASES: Dict[str, tuple] = {
         'loss.out_channels': 64,
         'patch_loss.out_channels': 32
     }),
-    'scrl': ('scrl/scrl_resnet18_1xb32-coslr-6e_demo.py', BYOL_MODEL),
-    'scrl_empty_rank': ('scrl/scrl_resnet18_1xb32-coslr-6e_demo.py', BYOL_MODEL),
+    'scrl': ('scrl/scrl_resnet18_1xb32-coslr-3e_demo.py', BYOL_MODEL),
+    'scrl_empty_rank': ('scrl/scrl_resnet18_1xb32-coslr-3e_demo.py', BYOL_MODEL),
     'byol_bn': ('byol/byol_resnet18_1xb32-coslr-8e_demo.py', BYOL_BN_MODEL),
-    'scrl_bn': ('scrl/scrl_resnet18_1xb32-coslr-6e_demo.py', BYOL_BN_MODEL),
+    'scrl_bn': ('scrl/scrl_resnet18_1xb32-coslr-3e_demo.py', BYOL_BN_MODEL),
     'byol_sp': ('sp/byol_sp_resnet18_1xb32-coslr-8e_demo.py', {
         **{
             f'host.{k}': v

@@ -140,8 +140,9 @@ REFERENCE_LR_PER_SAMPLE = [
 ]
 # Demo configs that deliberately differ (not reproductions; documented in docs/reliability.md).
 LR_EXCEPTIONS = {
-    'configs/scrl/scrl_resnet18_1xb32-coslr-6e_demo.py': 'BYOL lr 0.3 / 256 (4.8 / 4096), not SCRL 0.45 / 256',
-    'configs/sp/scrl_sp_resnet18_1xb32-coslr-8e_demo.py': 'inherits scrl_resnet18_1xb32-coslr-6e_demo.py',
+    'configs/scrl/scrl_resnet18_1xb32-coslr-3e_demo.py':
+    'demo: LARS lr 1.0 at batch 32 (measured choice, configs/scrl/README.md#demo)',
+    'configs/sp/scrl_sp_resnet18_1xb32-coslr-8e_demo.py': 'inherits scrl_resnet18_1xb32-coslr-3e_demo.py',
     'configs/sp/mocov3_sp_vit-small-p16_16xb256-amp-coslr-300e_in1k.py': "mmpretrain MoCo v3's own rate",
 }
 

@@ -78,7 +78,7 @@ def test_draw_scrl_boxes_with_a_config(tmp_path):
     # hue shift, which mmcv 2.1 cannot do under numpy 2 without the tool's scoped fix)
     tool.main([
         str(image), '--config',
-        str(ROOT / 'configs' / 'scrl' / 'scrl_resnet18_1xb32-coslr-6e_demo.py'), '--seed', '0', '--out',
+        str(ROOT / 'configs' / 'scrl' / 'scrl_resnet18_1xb32-coslr-3e_demo.py'), '--seed', '0', '--out',
         str(out)
     ])
     assert cv2.imread(str(out)).shape[0] == 2 * 64  # two 64-px views of the demo config

@@ -1,6 +1,6 @@
 """Pretrain -> extract -> mmdet / mmseg fine-tuning with the benchmark configs (real libraries, CPU).
 
-A tiny SCRL (``configs/scrl/scrl_resnet18_1xb32-coslr-6e_demo.py``, 1 iteration) is pretrained once per module;
+A tiny SCRL (``configs/scrl/scrl_resnet18_1xb32-coslr-3e_demo.py``, 1 iteration) is pretrained once per module;
 its online and EMA backbones are extracted with ``tools/model_converters/extract_backbone.py``; the benchmark
 configs of ``configs/benchmarks/`` are shrunk to ResNet-18 / ~128 px / 2 iterations by a child config
 that only overrides sizes, data paths and the checkpoint, and trained + evaluated with real Runners
@@ -81,7 +81,7 @@ def run_tool(script, *args):
 def pretrained(tmp_path_factory):
     from mmengine.runner import Runner
     tmp = tmp_path_factory.mktemp('pretrain')
-    cfg = Config.fromfile(ROOT / 'configs' / 'scrl' / 'scrl_resnet18_1xb32-coslr-6e_demo.py')
+    cfg = Config.fromfile(ROOT / 'configs' / 'scrl' / 'scrl_resnet18_1xb32-coslr-3e_demo.py')
     cfg.train_dataloader.update(batch_size=2, num_workers=0, persistent_workers=False)
     cfg.train_dataloader.dataset.num_images = 2
     cfg.train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=1)

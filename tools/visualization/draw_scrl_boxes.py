@@ -8,7 +8,7 @@ Examples::
     python tools/visualization/draw_scrl_boxes.py path/to/image.jpg --out scrl_boxes.png
     python tools/visualization/draw_scrl_boxes.py --synthetic 3 --out scrl_boxes.png
     # views and box settings of a config (photometric transforms included):
-    python tools/visualization/draw_scrl_boxes.py img.jpg --config configs/scrl/scrl_resnet18_1xb32-coslr-6e_demo.py
+    python tools/visualization/draw_scrl_boxes.py img.jpg --config configs/scrl/scrl_resnet18_1xb32-coslr-3e_demo.py
 """
 import argparse
 import colorsys
