@@ -16,10 +16,12 @@ DINO.
 
 Tolerances (float32, different summation order): relative 1e-4 on the loss and on every gradient
 tensor (``||g_ddp - g_ref|| / ||g_ref||``; tensors whose exact gradient is 0 are measured against 1e-3 of
-the largest gradient norm, i.e. float32 noise), 1e-5 on parameters after an SGD(lr=1) step (1e-4 for the
-per-rank-BN cases:
+the largest gradient norm, i.e. float32 noise), 1e-4 on parameters after an SGD(lr=1) step (after that
+step the parameter difference *is* the gradient difference, so where a gradient is as large as its weights
+the parameter check inherits the gradient's float noise: SCRL's conv1 on the textured demo scenes measured
+2.3e-5, the one-object scenes 1.1e-5; a wrong or repeated step would be off by O(1)). In the per-rank-BN cases
 SCRL's box weight scales the loss before the backward on the ranks but the gradients after it in the
-reference, and BN's backward on 2-image batches amplifies the different rounding; measured 3e-5); the
+reference, and BN's backward on 2-image batches amplifies the different rounding (measured 3e-5); the
 ranks' parameters after the step must agree to 1e-6 (DDP keeps them in sync), BN running statistics and
 the DINO / SelfPatch centres to 1e-4.
 """
@@ -28,8 +30,7 @@ import torch
 from ddp_cases import BATCH, CASES, PER_RANK_BN, compare, per_rank_reference, prepare, relative_error, run_step
 from dist_utils import torchrun
 
-LOSS_TOL, GRAD_TOL, PARAM_TOL, SYNC_TOL = 1e-4, 1e-4, 1e-5, 1e-6
-BN_PARAM_TOL = 1e-4
+LOSS_TOL, GRAD_TOL, PARAM_TOL, SYNC_TOL = 1e-4, 1e-4, 1e-4, 1e-6
 BUFFERS = {
     'dino': ['dino_loss.center'],
     'dino_sp': ['dino_loss.center'],
@@ -74,9 +75,8 @@ def test_two_ranks_equal_one_process(ddp_results, name):
     # gradient, and DDP kept the ranks in sync.
     assert not diff['missing_grads'], f'parameters without gradient under DDP: {diff["missing_grads"]}'
     assert diff['ranks_differ'] < SYNC_TOL, diff
-    param_tol = BN_PARAM_TOL if name in PER_RANK_BN else PARAM_TOL
     equal = (
-        diff['loss'] < LOSS_TOL and diff['grad'] < GRAD_TOL and diff['param'] < param_tol
+        diff['loss'] < LOSS_TOL and diff['grad'] < GRAD_TOL and diff['param'] < PARAM_TOL
         and all(err < LOSS_TOL for err in diff['buffer'].values()))
     if name in KNOWN_BUGS:
         assert not equal, f'{name} now matches 1 x B: remove it from KNOWN_BUGS'
