@@ -20,6 +20,8 @@ SHAPES = ('ellipse', 'rectangle', 'triangle', 'star')
 
 TEXTURES = ('flat', 'stripes', 'checks', 'noise')
 
+TEXTURE_AMPLITUDE = (20, 60)  # default (min, max) swing of a texture's pattern around its colour, grey levels
+
 Scene = Dict[str, Union[np.ndarray, List]]  # what render_scene returns
 
 
@@ -29,7 +31,7 @@ def _texture(rng: np.random.Generator,
              colour: np.ndarray,
              out: Optional[list] = None,
              kind: Optional[int] = None,
-             amplitude: Tuple[float, float] = (20, 60)) -> np.ndarray:
+             amplitude: Tuple[float, float] = TEXTURE_AMPLITUDE) -> np.ndarray:
     """A colour field with one of four textures (:data:`TEXTURES`, random unless ``kind`` is given) whose
     pattern swings by a uniform ``amplitude`` range around the colour; appends its index to ``out`` if given."""
     kind = rng.integers(4) if kind is None else kind
@@ -96,7 +98,7 @@ def render_scene(seed: int,
                  max_object_size: float = 0.45,
                  background: str = 'texture',
                  gray: bool = False,
-                 texture_amplitude: Tuple[float, float] = (20, 60)) -> Scene:
+                 texture_amplitude: Tuple[float, float] = TEXTURE_AMPLITUDE) -> Scene:
     """Render scene ``index`` of the dataset with ``seed``.
 
     Object sizes are uniform in ``[min_object_size, max_object_size]`` times the shorter image side. The
@@ -121,8 +123,8 @@ def render_scene(seed: int,
         c = rng.uniform(low, high, size=3)
         return np.full(3, c.mean()) if gray else c
 
-    img = _texture(rng, h, w, colour(40, 215), background_texture, None if background == 'texture' else 0,
-                   texture_amplitude)
+    background_kind = None if background == 'texture' else 0  # 'flat' is texture 0
+    img = _texture(rng, h, w, colour(40, 215), background_texture, background_kind, amplitude=texture_amplitude)
     masks: List[np.ndarray] = []
     labels: List[int] = []
     textures: List[int] = []
@@ -190,7 +192,7 @@ class SyntheticScenes(BaseDataset):
                  label: str = 'shape',
                  background: str = 'texture',
                  gray: bool = False,
-                 texture_amplitude: Sequence[float] = (20, 60),
+                 texture_amplitude: Sequence[float] = TEXTURE_AMPLITUDE,
                  cache: bool = False,
                  seed: int = 0,
                  pipeline: Sequence = (),
