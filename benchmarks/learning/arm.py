@@ -112,7 +112,7 @@ def apply_ablation(cfg, name: str) -> None:
         raise KeyError(f'unknown ablation {name!r}')
 
 
-def load_config(method, seed: int, work_dir: str, quick: bool, ablation: Optional[str] = None):
+def load_config(method, seed: int, work_dir: str, quick: bool, ablation: Optional[str] = None, amp: bool = False):
     from mmengine.config import Config
     cfg = Config.fromfile(osp.join(ROOT, method.config))
     cfg.work_dir = work_dir
@@ -138,6 +138,9 @@ def load_config(method, seed: int, work_dir: str, quick: bool, ablation: Optiona
         cudnn_benchmark=False, mp_cfg=dict(mp_start_method='fork', opencv_num_threads=1), dist_cfg=dict(backend='gloo'))
     if ablation:
         apply_ablation(cfg, ablation)
+    if amp:  # as tools/train.py --amp without an accelerator: bfloat16 autocast (mmspatial/engine/cpu_amp.py)
+        cfg.optim_wrapper.type = 'CPUAmpOptimWrapper'
+        cfg.optim_wrapper.dtype = 'bfloat16'
     # SyncBN cannot run without a process group
     return cfg
 
@@ -282,6 +285,22 @@ def budget_hook(budget_s: float, curve_points: List[float], evaluate, record: di
     return CPUBudgetHook()
 
 
+def channels_last_hook():
+    from mmengine.hooks import Hook
+
+    class ChannelsLastHook(Hook):
+        """Convert the model's 4-d weights to channels-last once initialised (``before_train`` runs after
+        ``init_weights``, so the same seed gives the same values): convolutions then run channels-last
+        (oneDNN), values unchanged; optimiser and EMA updates are in place and keep the layout."""
+        priority = 'VERY_HIGH'
+
+        def before_train(self, runner):
+            import torch
+            runner.model.to(memory_format=torch.channels_last)
+
+    return ChannelsLastHook()
+
+
 # ------------------------------------------------------------------------------------------ main
 def run(method_key: str,
         arm: str,
@@ -289,7 +308,8 @@ def run(method_key: str,
         budget: float,
         quick: bool,
         ablation: Optional[str] = None,
-        curve: bool = False) -> dict:
+        curve: bool = False,
+        amp: bool = False) -> dict:
     import torch
     torch.set_num_threads(1)
     from mmengine.runner import Runner
@@ -311,10 +331,11 @@ def run(method_key: str,
         config=method.config,
         budget_cpu_s=budget if arm == 'trained' else 0,
         curve=[],
-        ablation=ablation)
+        ablation=ablation,
+        amp=amp and arm == 'trained')
     loaders = probe_loaders(method.dataset, quick)
     with tempfile.TemporaryDirectory(prefix='mmspatial_learning_') as work_dir:
-        cfg = load_config(method, seed, work_dir, quick, ablation)
+        cfg = load_config(method, seed, work_dir, quick, ablation, amp=amp and arm == 'trained')
         runner = Runner.from_cfg(cfg)
         model = runner.model
         pre = model.data_preprocessor
@@ -329,6 +350,8 @@ def run(method_key: str,
 
         t_wall, t_cpu = time.perf_counter(), cpu_seconds()
         if arm == 'trained':
+            if amp:
+                runner.register_hook(channels_last_hook())
             runner.register_hook(budget_hook(budget, [1 / 3, 2 / 3] if curve else [], evaluate, record))
             runner.train()
         else:
@@ -362,9 +385,11 @@ def main(argv=None):
     p.add_argument('--ablation', help='one of protocol.ABLATIONS (on the SimCLR cifar arm)')
     p.add_argument('--curve', action='store_true', help='kNN at 25/50/75 %% of the budget too')
     p.add_argument('--quick', action='store_true')
+    p.add_argument(
+        '--amp', action='store_true', help='train with bfloat16 autocast and channels-last weights (probes in fp32)')
     p.add_argument('--out', required=True)
     args = p.parse_args(argv)
-    rec = run(args.method, args.arm, args.seed, args.budget, args.quick, args.ablation, args.curve)
+    rec = run(args.method, args.arm, args.seed, args.budget, args.quick, args.ablation, args.curve, args.amp)
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
     tmp = args.out + '.tmp'
     with open(tmp, 'w') as f:

@@ -29,9 +29,11 @@ def aggregate(recs: List[dict]) -> Tuple[List[dict], dict]:
     groups: Dict[tuple, List[dict]] = OrderedDict()
     for r in sorted(recs, key=lambda r: (r['dataset'], r['backbone'], ARM_ORDER[r['arm']], _row_name(r), r['seed'])):
         # the budget is part of the key: seeds of different budgets are never averaged together
-        groups.setdefault((_row_name(r), r['backbone'], r['dataset'], r['arm'], r['budget_cpu_s']), []).append(r)
+        # so are precisions (a bf16 arm gets about twice the iterations of an fp32 one per CPU-s)
+        key = (_row_name(r), r['backbone'], r['dataset'], r['arm'], r['budget_cpu_s'], bool(r.get('amp')))
+        groups.setdefault(key, []).append(r)
     rows = []
-    for (name, backbone, dataset, arm, _), rs in groups.items():
+    for (name, backbone, dataset, arm, _, amp), rs in groups.items():
         row = dict(
             method=name,
             backbone=backbone,
@@ -39,7 +41,8 @@ def aggregate(recs: List[dict]) -> Tuple[List[dict], dict]:
             arm=arm,
             budget_cpu_s=rs[0]['budget_cpu_s'],
             iterations=round(sum(r.get('iterations') or 0 for r in rs) / len(rs), 1),
-            seeds=sorted(r['seed'] for r in rs))
+            seeds=sorted(r['seed'] for r in rs),
+            amp=amp)
         for key, out in (('knn20', 'knn_top1'), ('linear', 'linear_top1'), ('knn200', 'knn200_top1'),
                          ('loc_r2_xy', 'loc_r2_xy'), ('loc_r2_scale', 'loc_r2_scale'), ('cpu_s', 'train_cpu_s'),
                          ('wall_s', 'train_wall_s'), ('probe_cpu_s', 'probe_cpu_s')):
@@ -169,6 +172,10 @@ def plot_curves(records: List[dict], image: str) -> Optional[str]:
     return image
 
 
+AMP_NOTE = ('; trained with `--amp`: bfloat16 autocast and channels-last weights, marked bf16 in the budget '
+            'column; probes and random-init rows in fp32')
+
+
 def render(json_path: str, doc: str, image: str) -> str:
     with open(json_path[:-5] + '_details.json') as f:
         details = json.load(f)
@@ -184,10 +191,11 @@ def render(json_path: str, doc: str, image: str) -> str:
     for r in rows:
         if r['arm'] == 'trained':
             budgets.setdefault(r['dataset'], set()).add(r['budget_cpu_s'])
+    amp_note = AMP_NOTE if run.get('amp') else ''
     per_ds = '; '.join(f"{ds}: {' / '.join(f'{b:g}' for b in sorted(bs))}" for ds, bs in budgets.items())
     lines += [
         f"Budget: **CPU-seconds of training per arm, {per_ds}** (one thread; process CPU time of the arm "
-        f"process), {run.get('seeds')} seed(s) planned, {run.get('finished_arms')} arms finished; "
+        f"process{amp_note}), {run.get('seeds')} seed(s) planned, {run.get('finished_arms')} arms finished; "
         f"the run took {run.get('wall_s', 0) / 60:.0f} min wall and {run.get('cpu_s', 0) / 60:.0f} CPU-min "
         f"(training + probes + start-up of every arm process)." if budgets else '', ''
     ]
@@ -206,7 +214,8 @@ def render(json_path: str, doc: str, image: str) -> str:
         if r.get('ablation'):
             continue
         mark = ' †' if r.get('carried_from') else ''
-        lines.append(f"| {r['dataset']}{mark} | {r['backbone']} | {r['method']} | {r['arm']} | {r['budget_cpu_s']:g} | "
+        budget = f"{r['budget_cpu_s']:g}" + (' bf16' if r.get('amp') else '')
+        lines.append(f"| {r['dataset']}{mark} | {r['backbone']} | {r['method']} | {r['arm']} | {budget} | "
                      f"{r['iterations']:g} | {len(r['seeds'])} | {_fmt(r['knn_top1_mean'], r['knn_top1_std'])} | "
                      f"{_fmt(r['knn200_top1_mean'], r['knn200_top1_std'])} | "
                      f"{_fmt(r['linear_top1_mean'], r['linear_top1_std'])} | "

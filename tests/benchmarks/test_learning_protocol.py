@@ -70,7 +70,8 @@ def _args(argv):
         ablation=False,
         ablation_seeds=1,
         budget=100.,
-        dataset_budget={})
+        dataset_budget={},
+        amp=False)
     for k, v in argv.items():
         setattr(p, k, v)
     return p
@@ -86,6 +87,23 @@ def test_per_dataset_budget_and_its_errors(monkeypatch):
         run.parse_dataset_budgets(['imagenet=10'])
     with pytest.raises(SystemExit, match='NAME=SECONDS'):
         run.parse_dataset_budgets(['flowers128'])
+
+
+def test_amp_reaches_trained_arms_only_and_is_never_averaged_with_fp32(tmp_path):
+    args = _args(dict(amp=True))
+    trained = dict(method='m', name='m', dataset='cifar10_subset', backbone='R', arm='trained', seed=0)
+    floor = dict(trained, arm='random_init', name='random init')
+    assert '--amp' in run.command(trained, args, 'o.json') and '--amp' not in run.command(floor, args, 'o.json')
+    recs = [dict(_rec('A', 'trained', s, 40.), amp=True) for s in range(2)] + [_rec('A', 'trained', 0, 30.)]
+    rows, _ = report.aggregate(recs)
+    assert sorted((r['amp'], len(r['seeds']), r['knn_top1_mean']) for r in rows) == [(False, 1, 30.), (True, 2, 40.)]
+    # resuming a bf16 run without --amp (or the reverse) is refused, naming the record
+    (tmp_path / 'records').mkdir()
+    (tmp_path / 'records' / (run.slug(trained) + '.json')).write_text(json.dumps(dict(amp=True)))
+    (tmp_path / 'records' / (run.slug(floor) + '.json')).write_text(json.dumps(dict(amp=False)))
+    run.check_precision([trained, floor], args, str(tmp_path))  # same flags: fine
+    with pytest.raises(SystemExit, match=run.slug(trained) + '.json: trained with --amp'):
+        run.check_precision([trained, floor], _args({}), str(tmp_path))
 
 
 def test_method_major_order_keeps_floors_first(monkeypatch):
@@ -110,7 +128,7 @@ def test_quick_run_writes_the_issue_keys(tmp_path):
         str(ROOT / 'benchmarks' / 'learning' / 'run.py'), '--quick', '--out-dir',
         str(tmp_path), '--doc',
         str(tmp_path / 'evidence.md'), '--image',
-        str(tmp_path / 'c.png'), '--fail-fast'
+        str(tmp_path / 'c.png'), '--fail-fast', '--amp'
     ],
                    check=True,
                    cwd=ROOT)
@@ -120,4 +138,6 @@ def test_quick_run_writes_the_issue_keys(tmp_path):
     assert all(tuple(r) == RESULT_KEYS for r in rows)
     assert all(0 <= r['knn_top1_mean'] <= 100 for r in rows)
     assert {r['budget_cpu_s'] for r in rows if r['arm'] == 'trained'} == {5.}
+    recs = json.loads(path.with_name(path.stem + '_details.json').read_text())['records']
+    assert {(r['arm'] == 'trained', r['amp']) for r in recs} == {(True, True), (False, False)}  # floors in fp32
     assert 'Targets (issue 14)' in (tmp_path / 'evidence.md').read_text()
