@@ -138,9 +138,9 @@ def load_config(method, seed: int, work_dir: str, quick: bool, ablation: Optiona
         cudnn_benchmark=False, mp_cfg=dict(mp_start_method='fork', opencv_num_threads=1), dist_cfg=dict(backend='gloo'))
     if ablation:
         apply_ablation(cfg, ablation)
-    if amp:  # as tools/train.py --amp without an accelerator: bfloat16 autocast (mmspatial/engine/cpu_amp.py)
-        cfg.optim_wrapper.type = 'CPUAmpOptimWrapper'
-        cfg.optim_wrapper.dtype = 'bfloat16'
+    if amp:  # as tools/train.py --amp: bfloat16 autocast without an accelerator
+        from mmspatial.engine.launch import enable_amp
+        enable_amp(cfg, method.config)
     # SyncBN cannot run without a process group
     return cfg
 
@@ -322,6 +322,7 @@ def run(method_key: str,
         pass
     from mmspatial.engine.hooks.knn_monitor_hook import resolve_backbone
     method = method_by_key(ABLATION_METHOD if ablation else method_key)
+    amp = amp and arm == 'trained'  # random-init rows never train: fp32 like the probes
     record = dict(
         method=method.name if arm == 'trained' else 'random init',
         backbone=method.backbone,
@@ -332,10 +333,10 @@ def run(method_key: str,
         budget_cpu_s=budget if arm == 'trained' else 0,
         curve=[],
         ablation=ablation,
-        amp=amp and arm == 'trained')
+        amp=amp)
     loaders = probe_loaders(method.dataset, quick)
     with tempfile.TemporaryDirectory(prefix='mmspatial_learning_') as work_dir:
-        cfg = load_config(method, seed, work_dir, quick, ablation, amp=amp and arm == 'trained')
+        cfg = load_config(method, seed, work_dir, quick, ablation, amp=amp)
         runner = Runner.from_cfg(cfg)
         model = runner.model
         pre = model.data_preprocessor

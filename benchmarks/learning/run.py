@@ -139,11 +139,11 @@ def command(job: dict, args, out: str) -> List[str]:
 def check_precision(done: List[dict], args, run_dir: str) -> None:
     """A resumed run keeps its precision: a finished trained arm of the other one would be averaged with
     arms that got about twice (or half) its iterations per CPU-s."""
-    for job in done:
+    for job in (j for j in done if j['arm'] == 'trained'):  # random-init rows are fp32 in both
         path = osp.join(run_dir, 'records', slug(job) + '.json')
         with open(path) as f:
             amp = bool(json.load(f).get('amp'))
-        if job['arm'] == 'trained' and amp != bool(args.amp):
+        if amp != bool(args.amp):
             raise SystemExit(f"{path}: trained with{'' if amp else 'out'} --amp, but this resume runs "
                              f"with{'' if args.amp else 'out'} it; resume with the run's own flags")
 

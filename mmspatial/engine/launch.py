@@ -13,6 +13,19 @@ from .cpu_amp import accelerator_available
 from .distributed import init_cpu_distributed
 
 
+def enable_amp(cfg: Config, config_path: str) -> None:
+    """``--amp``: mixed precision through the config's optim wrapper (``AmpOptimWrapper`` with an
+    accelerator, else ``CPUAmpOptimWrapper``, bfloat16 autocast on the CPU)."""
+    if 'optim_wrapper' not in cfg:
+        raise KeyError(f'{config_path}: --amp needs an optim_wrapper in the config')
+    cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    if accelerator_available():
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+    else:  # mmengine's AmpOptimWrapper refuses to run without an accelerator; bfloat16 autocast
+        cfg.optim_wrapper.type = 'CPUAmpOptimWrapper'
+        cfg.optim_wrapper.setdefault('dtype', 'bfloat16')
+
+
 def merge_train_args(cfg: Config,
                      *,
                      config_path: str,
@@ -48,14 +61,7 @@ def merge_train_args(cfg: Config,
     elif cfg.get('work_dir', None) is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(config_path))[0])
     if amp:
-        if 'optim_wrapper' not in cfg:
-            raise KeyError(f'{config_path}: --amp needs an optim_wrapper in the config')
-        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
-        if accelerator_available():
-            cfg.optim_wrapper.type = 'AmpOptimWrapper'
-        else:  # mmengine's AmpOptimWrapper refuses to run without an accelerator; bfloat16 autocast
-            cfg.optim_wrapper.type = 'CPUAmpOptimWrapper'
-            cfg.optim_wrapper.setdefault('dtype', 'bfloat16')
+        enable_amp(cfg, config_path)
     if resume == 'auto':
         cfg.resume, cfg.load_from = True, None
     elif resume is not None:
