@@ -390,6 +390,9 @@ def main(argv=None):
         '--amp', action='store_true', help='train with bfloat16 autocast and channels-last weights (probes in fp32)')
     p.add_argument('--out', required=True)
     args = p.parse_args(argv)
+    if args.amp and args.arm == 'trained':
+        from run import refuse_slow_bf16
+        refuse_slow_bf16()
     rec = run(args.method, args.arm, args.seed, args.budget, args.quick, args.ablation, args.curve, args.amp)
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
     tmp = args.out + '.tmp'

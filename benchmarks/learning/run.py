@@ -103,6 +103,14 @@ def plan(args) -> List[dict]:
     return jobs
 
 
+def refuse_slow_bf16() -> None:
+    """``--amp`` is a speed lever: on a CPU without bfloat16 kernels it would spend the budget in slow
+    fallback kernels (4-7 iterations where fp32 makes ~65), so refuse before any arm runs."""
+    from mmspatial.engine.cpu_amp import accelerator_available, cpu_bf16_is_fast, slow_bf16_message
+    if not accelerator_available() and not cpu_bf16_is_fast():
+        raise SystemExit(f'--amp: {slow_bf16_message()}')
+
+
 def budget_for(dataset: str, args) -> float:
     """The training CPU seconds of an arm on ``dataset``: ``--dataset-budget`` if given, else ``--budget``."""
     return args.dataset_budget.get(dataset, args.budget)
@@ -281,7 +289,8 @@ def main(argv=None) -> Optional[str]:
         '--amp',
         action='store_true',
         help='train every arm with bfloat16 autocast and channels-last weights (CPUs with AVX-512 BF16 / AMX: '
-        'about 2x the iterations per CPU-s for the CIFAR-stem ResNet-18); probes stay fp32')
+        'about 2x the iterations per CPU-s for the CIFAR-stem ResNet-18); probes stay fp32; refused on CPUs '
+        'without bfloat16 kernels (AVX2-only), where it is ~10-30x slower per iteration')
     p.add_argument('--out-dir', default=osp.join(ROOT, 'benchmarks', 'results'))
     p.add_argument('--resume', help='a run directory to complete')
     p.add_argument('--doc', default=osp.join(ROOT, 'docs', 'evidence.md'))
@@ -291,6 +300,8 @@ def main(argv=None) -> Optional[str]:
     p.add_argument('--fail-fast', action='store_true')
     args = p.parse_args(argv)
     args.dataset_budget = parse_dataset_budgets(args.dataset_budget)
+    if args.amp:
+        refuse_slow_bf16()
     if args.render_from:
         return rerender(args.render_from, args.doc, args.image)
     if args.quick:

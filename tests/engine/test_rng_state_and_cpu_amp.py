@@ -1,4 +1,5 @@
 """RNGStateHook pieces and CPU bfloat16 AMP (the end-to-end checks are in tests/distributed/)."""
+import logging
 import random
 
 import numpy as np
@@ -9,7 +10,7 @@ from mmengine.registry import OPTIM_WRAPPERS
 from mmengine.runner import Runner
 from reliability_utils import toy_runner_cfg
 
-from mmspatial.engine.cpu_amp import CPUAmpOptimWrapper, accelerator_available
+from mmspatial.engine.cpu_amp import CPUAmpOptimWrapper, accelerator_available, cpu_bf16_is_fast
 from mmspatial.engine.hooks.rng_state_hook import _RestoreAfterSkip, get_rng_state, set_rng_state
 from mmspatial.engine.runner import SpatialRunner
 
@@ -72,3 +73,23 @@ def test_cpu_amp_optim_wrapper_uses_bfloat16_and_leaves_mmengine_alone():
     # mmengine's own wrapper keeps its accelerator check: nothing was patched.
     with pytest.raises(AssertionError, match='only available training on gpu'):
         AmpOptimWrapper(optimizer=torch.optim.SGD(model.parameters(), lr=0.1), dtype='bfloat16')
+
+
+@pytest.mark.skipif(accelerator_available(), reason='CPU-only behaviour')
+def test_cpu_amp_warns_where_the_cpu_has_no_bfloat16_kernels():
+    """bf16 on an AVX2-only CPU is correct but slow (measured 100x for a matmul): the log must say so,
+    and must not where oneDNN computes bf16."""
+    from mmengine.logging import MMLogger
+    logger = MMLogger.get_instance('test_cpu_amp_warns', log_level='WARNING')
+    warned = []
+    handler = logging.Handler()
+    handler.emit = lambda record: warned.append(record.getMessage())
+    logger.addHandler(handler)
+    try:
+        CPUAmpOptimWrapper(optimizer=torch.optim.SGD(torch.nn.Linear(2, 2).parameters(), lr=0.1))
+    finally:
+        logger.removeHandler(handler)
+    slow = [m for m in warned if 'no bfloat16 kernels' in m]
+    assert len(slow) == (0 if cpu_bf16_is_fast() else 1)
+    if slow:
+        assert torch.backends.cpu.get_cpu_capability() in slow[0] and 'drop --amp' in slow[0]
