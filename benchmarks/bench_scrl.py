@@ -229,14 +229,14 @@ samples_of: Dict[int, list] = {}
 
 def bench_speed(args) -> dict:
     """Before/after step times of SCRL (see the module docstring)."""
-    from harness.machine import count_gflops, matmul_throughput
+    from harness.machine import count_gflops, cpu_kernels, matmul_throughput
     from timing import interleaved_times, paired_ratio
     names = ['before', 'channels-last']
     if args.compile:
         names.append('channels-last + torch.compile')
     if args.amp:
         names.append('channels-last + bf16 autocast')
-    out = dict(threads=torch.get_num_threads(), device=args.device, steps=args.steps, settings=[])
+    out = dict(threads=torch.get_num_threads(), device=args.device, **cpu_kernels(), steps=args.steps, settings=[])
     for depth, size, batch in SPEED_SETTINGS:
         if depth not in args.depths:
             continue

@@ -195,7 +195,7 @@ def speed_variant(name: str, args):
 def bench_speed(args) -> dict:
     """Before/after SelfPatch step times (see the module docstring)."""
     import torch
-    from harness.machine import count_gflops, matmul_throughput
+    from harness.machine import count_gflops, cpu_kernels, matmul_throughput
     from timing import interleaved_times, paired_ratio
     torch.set_num_threads(args.threads)
     names = ['before', 'AdamW foreach'] + (['AdamW foreach + torch.compile'] if args.compile else [])
@@ -244,6 +244,7 @@ def bench_speed(args) -> dict:
         crops=crops,
         threads=torch.get_num_threads(),
         device=args.device,
+        **cpu_kernels(),
         reps=args.reps,
         gflops_per_step=gflops,
         matmul_gflops_per_s=mm,

@@ -15,6 +15,13 @@ def _met(v: Optional[bool]) -> str:
     return '—' if v is None else ('yes' if v else '**no**')
 
 
+def _isa(speed: Dict[str, Any]) -> str:
+    """' (AVX2, no bf16 kernels)' for speed JSONs that record it (older ones did not)."""
+    if 'cpu_capability' not in speed:
+        return ''
+    return f' ({speed["cpu_capability"]}, {"with" if speed["bf16_kernels"] else "no"} bf16 kernels)'
+
+
 def _speed_lines(speeds: List[Dict[str, Any]]) -> List[str]:
     """Issue 18's before/after tables (``bench_scrl.py`` / ``bench_selfpatch.py --speed``, added with --speed-from)."""
     lines = [
@@ -33,7 +40,8 @@ def _speed_lines(speeds: List[Dict[str, Any]]) -> List[str]:
             else:
                 title = f'SelfPatch ViT-{st["arch"]}/16, batch {st["batch"]}, {st["crops"]}'
             lines += [
-                f'{title}; {sp["threads"]} thread(s), {sp["device"]}, {st["gflops_per_step"]:.1f} GFLOP/step, '
+                f'{title}; {sp["threads"]} thread(s), {sp["device"]}{_isa(sp)}, '
+                f'{st["gflops_per_step"]:.1f} GFLOP/step, '
                 f'matmul peak {st["matmul_gflops_per_s"]:.1f} GFLOP/s (`{sp["source"]}`)' +
                 (f'; {sp["note"]}' if sp.get('note') else ''), '',
                 '| variant | s/step | ratio to before | utilisation | loss diff | first steps s |',

@@ -33,6 +33,8 @@ def test_speed_from_adds_replaces_and_renders(tmp_path):
     scrl = dict(
         threads=1,
         device='cpu',
+        cpu_capability='AVX2',
+        bf16_kernels=False,
         steps=3,
         settings=[
             dict(
@@ -72,6 +74,9 @@ def test_speed_from_adds_replaces_and_renders(tmp_path):
     assert '| channels-last | 1.500 | 0.700 [0.70–0.80] | 50.0 % | 1.0e-05 |' in text
     assert '| AdamW foreach | 27.000 | 0.900 [0.85–0.95] | 50.0 % | 1.0e-05 |' in text
     assert 'SCRL ResNet-18, 96 px, batch 16' in text and 'SelfPatch ViT-small/16, batch 4' in text
+    # the CPU's kernels where the JSON records them (bf16 rows depend on them), nothing for older JSONs
+    assert '1 thread(s), cpu (AVX2, no bf16 kernels), 96.0 GFLOP/step' in text
+    assert '1 thread(s), cpu, 300.0 GFLOP/step' in text
     # another file (a new lever) adds its table next to the stored ones; first steps show the compile cost
     scrl['settings'][0]['rows'][1].update(variant='channels-last + torch.compile', first_5_steps_s=[90., 1.5])
     (tmp_path / 'scrl_b.json').write_text(json.dumps(scrl))
