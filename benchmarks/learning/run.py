@@ -9,7 +9,8 @@ does it keep up with mmpretrain's own base, at an equal CPU budget on real data?
     python benchmarks/learning/run.py --datasets cifar10_subset --budget 400 --amp   # bf16, channels-last
 
 Default: 150 CPU-s per arm, 3 seeds, both datasets (33 trained arms + 24 random-init arms), 2 jobs: about
-5,000 CPU-s of training plus the probes and start-ups, estimated at 50-55 min on a quiet 2-core machine.
+5,000 CPU-s of training plus the probes and start-ups; measured 80 min wall on a quiet 2-core AVX2 machine
+(run 20261206T204736Z: 9,400 CPU-s, 43 of 57 arms done at 60 min), not the 60 min the issue asks for.
 The budget is process CPU time, but CPU time per iteration is not load-invariant on a shared machine (cache
 and memory contention): under 4-9 runnable processes on 2 cores a CIFAR-stem ResNet-18 SimCLR step at
 batch 64 costs about 5 CPU-s (59 steps in 300 CPU-s, 20261205T131457Z), several times its quiet cost, so
@@ -265,7 +266,7 @@ def main(argv=None) -> Optional[str]:
         '--budget',
         type=float,
         default=150.,
-        help='training CPU seconds per arm (default 150: the default run fits ~1 h on a quiet 2-core machine)')
+        help='training CPU seconds per arm (default 150: the default run took 80 min on a quiet 2-core machine)')
     p.add_argument(
         '--dataset-budget',
         nargs='+',
