@@ -188,7 +188,7 @@ def main() -> None:
             J=2,
             repeats=args.repeats,
             before=args.before)
-        Path(args.json).write_text(json.dumps(dict(meta=meta, scattering=rows), indent=1))
+        Path(args.json).write_text(json.dumps(dict(meta=meta, scattering=rows), indent=1) + '\n')  # end-of-file hook
     if args.cpu_chunks:
         chunks = [int(c) for c in args.cpu_chunks.split(',')]
         print('\n| input | batch | ' + ' | '.join(f'kymatio / ours, cpu_chunk={c}' for c in chunks) + ' |')
