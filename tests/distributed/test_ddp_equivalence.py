@@ -31,6 +31,10 @@ from ddp_cases import BATCH, CASES, PER_RANK_BN, compare, per_rank_reference, pr
 from dist_utils import torchrun
 
 LOSS_TOL, GRAD_TOL, PARAM_TOL, SYNC_TOL = 1e-4, 1e-4, 1e-4, 1e-6
+# Per-rank-BN cases: BN over 2 images of 1x1 last-stage maps is ill-conditioned, so its backward amplifies
+# the kernels' rounding: byol_bn's layer4.0.bn1.bias gradient differed by 2.2e-3 (relative) on an AVX2-only
+# CPU (< 1e-4 on AVX-512 machines). A missing or unsummed all-reduce is off by >= 50 %.
+PER_RANK_BN_GRAD_TOL = 1e-2
 BUFFERS = {
     'dino': ['dino_loss.center'],
     'dino_sp': ['dino_loss.center'],
@@ -76,7 +80,8 @@ def test_two_ranks_equal_one_process(ddp_results, name):
     assert not diff['missing_grads'], f'parameters without gradient under DDP: {diff["missing_grads"]}'
     assert diff['ranks_differ'] < SYNC_TOL, diff
     equal = (
-        diff['loss'] < LOSS_TOL and diff['grad'] < GRAD_TOL and diff['param'] < PARAM_TOL
+        diff['loss'] < LOSS_TOL and diff['grad'] < (PER_RANK_BN_GRAD_TOL if name in PER_RANK_BN else GRAD_TOL)
+        and diff['param'] < (PER_RANK_BN_GRAD_TOL if name in PER_RANK_BN else PARAM_TOL)
         and all(err < LOSS_TOL for err in diff['buffer'].values()))
     if name in KNOWN_BUGS:
         assert not equal, f'{name} now matches 1 x B: remove it from KNOWN_BUGS'

@@ -106,5 +106,7 @@ def test_scattering_bn_option():
     assert torch.allclose(bn.running_mean, 0.1 * s.mean(dim=(0, 2, 3)), atol=1e-6)
     var = s.var(dim=(0, 2, 3), unbiased=False, keepdim=True)
     normed = (s - s.mean(dim=(0, 2, 3), keepdim=True)) / torch.sqrt(var + bn.eps)
-    assert torch.allclose(h, model.pool(model.layers(model.stem(normed))).flatten(1), atol=1e-5)
+    # float32 rounding through the conv stack: max abs diff 2.6e-5 on outputs up to 9.3 on an AVX2 CPU
+    # (below 1e-5 on AVX-512); a wrong normalisation (e.g. the unbiased variance) moves them by >= 1.6 %
+    assert torch.allclose(h, model.pool(model.layers(model.stem(normed))).flatten(1), rtol=1e-4, atol=1e-4)
     assert all(p.requires_grad for p in bn.parameters())
