@@ -26,7 +26,7 @@ def cpu_model() -> str:
 
 def cpu_kernels() -> Dict[str, Any]:
     """The vector ISA torch dispatches to and whether oneDNN has bfloat16 kernels here: bf16 rows are
-    ~2x faster than fp32 with them and ~10x slower without (AVX2-only CPUs; mmspatial/engine/cpu_amp.py)."""
+    ~2x faster than fp32 with them and ~12x slower without (AVX2-only CPUs; mmspatial/engine/cpu_amp.py)."""
     from mmspatial.engine.cpu_amp import cpu_bf16_is_fast
     return dict(cpu_capability=torch.backends.cpu.get_cpu_capability(), bf16_kernels=cpu_bf16_is_fast())
 

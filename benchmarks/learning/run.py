@@ -291,7 +291,7 @@ def main(argv=None) -> Optional[str]:
         action='store_true',
         help='train every arm with bfloat16 autocast and channels-last weights (CPUs with AVX-512 BF16 / AMX: '
         'about 2x the iterations per CPU-s for the CIFAR-stem ResNet-18); probes stay fp32; refused on CPUs '
-        'without bfloat16 kernels (AVX2-only), where it is ~10-30x slower per iteration')
+        'without bfloat16 kernels (AVX2-only), where BYOL arms made ~12x fewer iterations per CPU-s')
     p.add_argument('--out-dir', default=osp.join(ROOT, 'benchmarks', 'results'))
     p.add_argument('--resume', help='a run directory to complete')
     p.add_argument('--doc', default=osp.join(ROOT, 'docs', 'evidence.md'))

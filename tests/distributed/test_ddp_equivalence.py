@@ -33,8 +33,9 @@ from dist_utils import torchrun
 LOSS_TOL, GRAD_TOL, PARAM_TOL, SYNC_TOL = 1e-4, 1e-4, 1e-4, 1e-6
 # Per-rank-BN cases: BN over 2 images of 1x1 last-stage maps is ill-conditioned, so its backward amplifies
 # the kernels' rounding: byol_bn's layer4.0.bn1.bias gradient differed by 2.2e-3 (relative) on an AVX2-only
-# CPU (< 1e-4 on AVX-512 machines). A missing or unsummed all-reduce is off by >= 50 %.
-PER_RANK_BN_GRAD_TOL = 1e-2
+# CPU (earlier CI runs on AVX-512 machines passed 1e-4). The unsummed gradient of the known SimCLR bug
+# measures 0.5. Gradients and parameters alike: after SGD(lr=1) the parameter difference is the gradient's.
+PER_RANK_BN_TOL = 1e-2
 BUFFERS = {
     'dino': ['dino_loss.center'],
     'dino_sp': ['dino_loss.center'],
@@ -79,9 +80,9 @@ def test_two_ranks_equal_one_process(ddp_results, name):
     # gradient, and DDP kept the ranks in sync.
     assert not diff['missing_grads'], f'parameters without gradient under DDP: {diff["missing_grads"]}'
     assert diff['ranks_differ'] < SYNC_TOL, diff
+    grad_tol, param_tol = (PER_RANK_BN_TOL, PER_RANK_BN_TOL) if name in PER_RANK_BN else (GRAD_TOL, PARAM_TOL)
     equal = (
-        diff['loss'] < LOSS_TOL and diff['grad'] < (PER_RANK_BN_GRAD_TOL if name in PER_RANK_BN else GRAD_TOL)
-        and diff['param'] < (PER_RANK_BN_GRAD_TOL if name in PER_RANK_BN else PARAM_TOL)
+        diff['loss'] < LOSS_TOL and diff['grad'] < grad_tol and diff['param'] < param_tol
         and all(err < LOSS_TOL for err in diff['buffer'].values()))
     if name in KNOWN_BUGS:
         assert not equal, f'{name} now matches 1 x B: remove it from KNOWN_BUGS'
