@@ -121,6 +121,50 @@ def test_method_major_order_keeps_floors_first(monkeypatch):
     assert sorted(map(run.slug, seed_major)) == sorted(map(run.slug, jobs))
 
 
+def test_floor_arms_of_one_backbone_and_seed_share_a_process():
+
+    def job(arm, seed=0, method='m'):
+        return dict(method=method, dataset='d', backbone='b', arm=arm, seed=seed)
+
+    pending = [job('random_init_bn_recal'), job('random_init', 1), job('trained'), job('random_init')]
+    assert run.next_group(pending) == [job('random_init'), job('random_init_bn_recal')]  # partner pulled forward
+    assert run.next_group(pending) == [job('random_init', 1)]  # its partner is already done (resume)
+    assert run.next_group(pending) == [job('trained')] and pending == []
+    argv = run.command([job('random_init'), job('random_init_bn_recal')], _args({}), ['a.json', 'b.json'])
+    assert argv[argv.index('--arm') + 1:argv.index('--seed')] == ['random_init', 'random_init_bn_recal']
+    assert argv[argv.index('--out') + 1:] == ['a.json', 'b.json']
+    import arm
+    with pytest.raises(ValueError, match='expected'):
+        arm.run_arms('cifar10_subset:SCRL', ['trained', 'random_init'], 0, 1., True)
+
+
+@pytest.mark.slow
+def test_floors_in_one_process_equal_separate_processes(tmp_path):
+    """Recalibrated BN statistics are probed first and the initial ones restored for the random_init row:
+    both rows equal those of one-arm processes; a backbone without BN reuses the random_init probe."""
+    if not (ROOT.parent / 'shared' / 'data' / 'flowers128').is_dir():
+        pytest.skip('../shared/data is absent')
+    script = """if True:
+        import json, sys
+        sys.path.insert(0, 'benchmarks/learning')
+        import arm
+        out = dict(both=arm.run_arms('cifar10_subset:SCRL', arm.FLOOR_ARMS, 0, 0., True),
+                   alone=[arm.run('cifar10_subset:SCRL', a, 0, 0., True) for a in arm.FLOOR_ARMS],
+                   vit=arm.run_arms('flowers128:DINO', arm.FLOOR_ARMS, 0, 0., True))
+        print('RESULT' + json.dumps(out))
+    """  # in a child: the arms set torch's thread count and mmcv's hue fix for their whole process
+    done = subprocess.run([sys.executable, '-c', script], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    res = json.loads(done.stdout.split('RESULT', 1)[1])
+    keys = ('knn20', 'knn200', 'linear', 'bn_recal_images')
+    both, alone, vit = res['both'], res['alone'], res['vit']
+    assert [[r.get(k) for k in keys] for r in both] == [[r.get(k) for k in keys] for r in alone]
+    assert both[0]['knn20'] != both[1]['knn20'] and both[1]['bn_recal_images'] > 0
+    assert vit[1]['bn_recal_images'] == 0 and vit[1]['probe_reused'] == 'random_init'
+    assert [vit[1][k]
+            for k in ('knn20', 'linear', 'loc_r2_xy')] == [vit[0][k] for k in ('knn20', 'linear', 'loc_r2_xy')]
+
+
 @pytest.mark.slow
 def test_quick_run_writes_the_issue_keys(tmp_path):
     if not (ROOT.parent / 'shared' / 'data' / 'cifar10_subset').is_dir():
