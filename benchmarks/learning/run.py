@@ -342,8 +342,8 @@ def main(argv=None) -> Optional[str]:
     p.add_argument(
         '--budget',
         type=float,
-        default=100.,
-        help='training CPU seconds per arm (default 100: sized for the 60-minute envelope of issue 14, see the '
+        default=90.,
+        help='training CPU seconds per arm (default 90: sized for the 60-minute envelope of issue 14, see the '
         'module docstring; learning needs several times more)')
     p.add_argument(
         '--dataset-budget',
