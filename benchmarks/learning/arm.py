@@ -467,7 +467,8 @@ def main(argv=None):
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--budget', type=float, default=150., help='training CPU seconds')
     p.add_argument('--ablation', help='one of protocol.ABLATIONS (on the SimCLR cifar arm)')
-    p.add_argument('--curve', action='store_true', help='kNN at half the budget too (a three-point curve with init and end)')
+    p.add_argument(
+        '--curve', action='store_true', help='kNN at half the budget too (a three-point curve with init and end)')
     p.add_argument('--quick', action='store_true')
     p.add_argument(
         '--amp', action='store_true', help='train with bfloat16 autocast and channels-last weights (probes in fp32)')
