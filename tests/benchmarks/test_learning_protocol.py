@@ -83,7 +83,7 @@ def test_per_dataset_budget_and_its_errors(monkeypatch):
     args = _args(dict(dataset_budget=run.parse_dataset_budgets(['flowers128=40'])))
     assert run.budget_for('flowers128', args) == 40. and run.budget_for('cifar10_subset', args) == 100.
     job = dict(method='m', dataset='flowers128', arm='trained', seed=0)
-    cmd = run.command(job, args, 'out.json')
+    cmd = run.command([job], args, ['out.json'])
     assert cmd[cmd.index('--budget') + 1] == '40.0'
     with pytest.raises(SystemExit, match='imagenet'):
         run.parse_dataset_budgets(['imagenet=10'])
@@ -95,7 +95,7 @@ def test_amp_reaches_trained_arms_only_and_is_never_averaged_with_fp32(tmp_path)
     args = _args(dict(amp=True))
     trained = dict(method='m', name='m', dataset='cifar10_subset', backbone='R', arm='trained', seed=0)
     floor = dict(trained, arm='random_init', name='random init')
-    assert '--amp' in run.command(trained, args, 'o.json') and '--amp' not in run.command(floor, args, 'o.json')
+    assert '--amp' in run.command([trained], args, ['o.json']) and '--amp' not in run.command([floor], args, ['o.json'])
     recs = [dict(_rec('A', 'trained', s, 40.), amp=True) for s in range(2)] + [_rec('A', 'trained', 0, 30.)]
     rows, _ = report.aggregate(recs)
     assert sorted((r['amp'], len(r['seeds']), r['knn_top1_mean']) for r in rows) == [(False, 1, 30.), (True, 2, 40.)]
