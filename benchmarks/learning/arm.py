@@ -403,7 +403,9 @@ def run_arms(method_key: str,
         model = runner.model
         pre = model.data_preprocessor
         backbone = lambda: resolve_backbone(model, 'online')  # noqa: E731
-        probe = lambda rec: _probe(rec, method, backbone(), pre, loaders, runner, seed, quick, ablation)  # noqa: E731
+
+        def probe(rec: dict) -> None:
+            _probe(rec, method, backbone(), pre, loaders, runner, seed, quick, ablation)
 
         def evaluate(runner_):
             return {
@@ -429,29 +431,26 @@ def run_arms(method_key: str,
                     knn_queries=record['knn_queries']))
             return [record]
         model.init_weights()  # what Runner.train() does first
-        initial = {k: v.clone() for k, v in model.state_dict().items()}
-        records['random_init'] = records.get('random_init') or new_record('random_init')
-        records['random_init'].update(
-            iterations=0, cpu_s=round(cpu_seconds() - t_cpu, 1), wall_s=round(time.perf_counter() - t_wall, 1))
-        if 'random_init_bn_recal' in records:
-            rec = records['random_init_bn_recal']
-            t_wall, t_cpu = time.perf_counter(), cpu_seconds()
-            rec['bn_recal_images'] = recalibrate_bn(model, runner, 4 if quick else 20)
-            rec.update(
+        if 'random_init' in records:
+            records['random_init'].update(
                 iterations=0, cpu_s=round(cpu_seconds() - t_cpu, 1), wall_s=round(time.perf_counter() - t_wall, 1))
-            if rec['bn_recal_images'] or 'random_init' not in arms:
-                probe(rec)
-                model.load_state_dict(initial)  # the initial BN statistics for the random_init row
-        if 'random_init' in arms:
+        recal, reuse = records.get('random_init_bn_recal'), False
+        if recal is not None:
+            initial = {k: v.clone() for k, v in model.state_dict().items()} if 'random_init' in records else None
+            t_wall, t_cpu = time.perf_counter(), cpu_seconds()
+            recal['bn_recal_images'] = recalibrate_bn(model, runner, 4 if quick else 20)
+            recal.update(
+                iterations=0, cpu_s=round(cpu_seconds() - t_cpu, 1), wall_s=round(time.perf_counter() - t_wall, 1))
+            reuse = not recal['bn_recal_images'] and initial is not None  # no BN: the same weights and probe
+            if not reuse:
+                probe(recal)
+                if initial is not None:
+                    model.load_state_dict(initial)  # the initial BN statistics for the random_init row
+        if 'random_init' in records:
             probe(records['random_init'])
-        if 'random_init_bn_recal' in records and not records['random_init_bn_recal'].get('knn_queries'):
-            rec = records['random_init_bn_recal']  # no BN: the same weights, the same probe
-            rec.update({
-                k: v
-                for k, v in records['random_init'].items() if k not in rec
-            },
-                       probe_cpu_s=0.,
-                       probe_reused='random_init')
+        if reuse:
+            probed = {k: v for k, v in records['random_init'].items() if k not in recal}
+            recal.update(probed, probe_cpu_s=0., probe_reused='random_init')
     return [records[arm] for arm in arms]
 
 
