@@ -23,7 +23,8 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from protocol import ABLATION_METHOD, CIFAR_NPZ, DATASETS, FLOWERS, ROOT, flowers_split, method_by_key  # noqa: E402
+import protocol  # noqa: E402
+from protocol import ABLATION_METHOD, CIFAR_NPZ, FLOWERS, ROOT, flowers_split, method_by_key, probe_spec  # noqa: E402
 
 sys.path.insert(0, ROOT)
 
@@ -43,13 +44,14 @@ def _flowers_files() -> List[str]:
     return [ds.get_data_info(i)['img_path'] for i in range(len(ds))]
 
 
-def probe_loaders(dataset: str, quick: bool, seed: int = 0) -> Dict[str, dict]:
+def probe_loaders(spec: protocol.DatasetSpec, quick: bool) -> Dict[str, dict]:
     """Dataloader configs of the probes: ``bank`` (labelled train images) and ``val`` (held-out queries).
 
     Same dataset classes as training (so the same channel order), a deterministic resize to the view
-    size instead of the augmentation; the model's own data preprocessor normalises them.
+    size instead of the augmentation (``spec.probe_size``, see ``protocol.probe_spec``); the model's own
+    data preprocessor normalises them.
     """
-    spec = DATASETS[dataset]
+    dataset = spec.name
     per_class = 20 if quick else spec.bank_per_class
     if dataset == 'cifar10_subset':
         with np.load(CIFAR_NPZ) as d:
@@ -199,7 +201,8 @@ def knn_and_linear(backbone,
     return out
 
 
-def localisation_inputs(backbone, preprocessor, loaders: Dict[str, dict], runner, dataset: str, quick: bool):
+def localisation_inputs(backbone, preprocessor, loaders: Dict[str, dict], runner, spec: protocol.DatasetSpec,
+                        quick: bool):
     """The localisation probe's inputs: a ``FrozenBackbone`` normalising as the model's preprocessor does and
     the (train, test) images as BGR arrays resized to the probe size.
 
@@ -210,7 +213,7 @@ def localisation_inputs(backbone, preprocessor, loaders: Dict[str, dict], runner
     import mmcv
 
     from mmspatial.evaluation.spatial_reasoning.common import FrozenBackbone, dataset_channel_order, preprocessor_norm
-    size, _, n_tr, n_te = DATASETS[dataset].loc
+    size, _, n_tr, n_te = spec.loc
     if quick:
         n_tr, n_te = 12, 6
     images = []
@@ -232,21 +235,28 @@ def localisation_inputs(backbone, preprocessor, loaders: Dict[str, dict], runner
     return frozen, images
 
 
-def localisation(backbone, preprocessor, loaders: Dict[str, dict], runner, dataset: str, seed: int,
+def localisation(backbone, preprocessor, loaders: Dict[str, dict], runner, spec: protocol.DatasetSpec, seed: int,
                  quick: bool) -> Dict[str, float]:
     """SP's position-and-scale probe (mmspatial/evaluation/spatial_reasoning/position_scale.py) on
     patches of held-out images: ridge R^2 of (dx, dy) and of the log-scale, on test images."""
     from mmspatial.evaluation.spatial_reasoning.position_scale import evaluate_position_scale
-    patch = DATASETS[dataset].loc[1]
-    frozen, images = localisation_inputs(backbone, preprocessor, loaders, runner, dataset, quick)
+    patch = spec.loc[1]
+    frozen, images = localisation_inputs(backbone, preprocessor, loaders, runner, spec, quick)
     with channels_last_for_probes(backbone):
         res = evaluate_position_scale(frozen, images[0], images[1], pairs_per_image=4, patch_size=patch, seed=seed)
     m = res['metrics']
     return dict(loc_r2_xy=0.5 * (m['dx']['r2'] + m['dy']['r2']), loc_r2_scale=m['log_scale']['r2'])
 
 
-def recalibrate_bn(model, runner, batches: int) -> int:
-    """Re-estimate the backbone's BN running statistics on augmented training views (no gradients)."""
+#: images the BN statistics of a ``random_init_bn_recal`` row are re-estimated on (whole training batches,
+#: all their views). Until 2026-12-07 it was 20 batches: 2,560 images for the CIFAR-stem ResNet-18 (2 views
+#: of 64), 7,680 for ScatNet-8 (6 views: 2 + 4 rotations) at 120 CPU-s, 1,280 for flowers (2 views of 32).
+BN_RECAL_IMAGES = 1280
+
+
+def recalibrate_bn(model, runner, images: int) -> int:
+    """Re-estimate the backbone's BN running statistics on augmented training views (no gradients): the
+    cumulative average over whole batches until at least ``images`` images were seen; returns that count."""
     import torch
     from torch.nn.modules.batchnorm import _BatchNorm
     bns = [m for m in model.backbone.modules() if isinstance(m, _BatchNorm)]
@@ -257,9 +267,9 @@ def recalibrate_bn(model, runner, batches: int) -> int:
         m.momentum = None  # cumulative average over the batches
     model.backbone.train()
     seen = 0
-    with torch.no_grad():
-        for i, batch in enumerate(runner.train_dataloader):
-            if i >= batches:
+    with torch.no_grad(), channels_last_for_probes(model.backbone):
+        for batch in runner.train_dataloader:
+            if seen >= images:
                 break
             data = model.data_preprocessor(batch, True)
             inputs = data['inputs'] if isinstance(data['inputs'], (list, tuple)) else [data['inputs']]
@@ -341,11 +351,12 @@ def run(method_key: str,
     return run_arms(method_key, [arm], seed, budget, quick, ablation, curve, amp)[0]
 
 
-def _probe(record: dict, method, backbone, pre, loaders, runner, seed: int, quick: bool, ablation) -> None:
+def _probe(record: dict, method, spec: protocol.DatasetSpec, backbone, pre, loaders, runner, seed: int, quick: bool,
+           ablation) -> None:
     t0 = cpu_seconds()
     record.update(knn_and_linear(backbone, pre, loaders, runner, quick))
     if method.localisation and not ablation:
-        record.update(localisation(backbone, pre, loaders, runner, method.dataset, seed, quick))
+        record.update(localisation(backbone, pre, loaders, runner, spec, seed, quick))
     record['probe_cpu_s'] = round(cpu_seconds() - t0, 1)
 
 
@@ -393,9 +404,11 @@ def run_arms(method_key: str,
             budget_cpu_s=budget if arm == 'trained' else 0,
             curve=[],
             ablation=ablation,
-            amp=amp)
+            amp=amp,
+            probe_size=spec.probe_size)
 
-    loaders = probe_loaders(method.dataset, quick)
+    spec = probe_spec(method.dataset, method.backbone)
+    loaders = probe_loaders(spec, quick)
     records = {arm: new_record(arm) for arm in arms}
     with tempfile.TemporaryDirectory(prefix='mmspatial_learning_') as work_dir:
         cfg = load_config(method, seed, work_dir, quick, ablation, amp=amp)
@@ -405,7 +418,7 @@ def run_arms(method_key: str,
         backbone = lambda: resolve_backbone(model, 'online')  # noqa: E731
 
         def probe(rec: dict) -> None:
-            _probe(rec, method, backbone(), pre, loaders, runner, seed, quick, ablation)
+            _probe(rec, method, spec, backbone(), pre, loaders, runner, seed, quick, ablation)
 
         def evaluate(runner_):
             return {
@@ -438,7 +451,7 @@ def run_arms(method_key: str,
         if recal is not None:
             initial = {k: v.clone() for k, v in model.state_dict().items()} if 'random_init' in records else None
             t_wall, t_cpu = time.perf_counter(), cpu_seconds()
-            recal['bn_recal_images'] = recalibrate_bn(model, runner, 4 if quick else 20)
+            recal['bn_recal_images'] = recalibrate_bn(model, runner, 64 if quick else BN_RECAL_IMAGES)
             recal.update(
                 iterations=0, cpu_s=round(cpu_seconds() - t_cpu, 1), wall_s=round(time.perf_counter() - t_wall, 1))
             reuse = not recal['bn_recal_images'] and initial is not None  # no BN: the same weights and probe

@@ -175,6 +175,35 @@ def plot_curves(records: List[dict], image: str) -> Optional[str]:
 AMP_NOTE = ('; trained with `--amp`: bfloat16 autocast and channels-last weights, marked bf16 in the budget '
             'column; probes and random-init rows in fp32')
 
+#: the probe size every record had before records carried ``probe_size`` (runs before 2026-12-07)
+LEGACY_PROBE_SIZE = {'cifar10_subset': 32, 'flowers128': 96}
+TRAIN_VIEW = {'ViT-tiny/8': 64}  # backbones whose training view size differs from their dataset's
+
+
+def probe_sizes(records: List[dict]) -> str:
+    """What the run's probes resized each backbone's images to, read from its records."""
+    sizes: Dict[tuple, set] = OrderedDict()
+    for r in sorted(records, key=lambda r: (r['dataset'], r['backbone'])):
+        size = r.get('probe_size', LEGACY_PROBE_SIZE.get(r['dataset']))
+        sizes.setdefault((r['dataset'], r['backbone']), set()).add(size)
+    parts = []
+    for (dataset, backbone), got in sizes.items():
+        text = f"{dataset} {backbone}: {'/'.join(str(s) for s in sorted(got, key=str))} px"
+        view = TRAIN_VIEW.get(backbone)
+        if view is not None and got != {view}:
+            text += f' (trained on {view}-px global crops: interpolated position embeddings)'
+        parts.append(text)
+    return '; '.join(parts)
+
+
+def recal_images(records: List[dict]) -> str:
+    """How many images each backbone's BN statistics were re-estimated on, read from its records."""
+    seen: Dict[str, set] = OrderedDict()
+    for r in records:
+        if r['arm'] == 'random_init_bn_recal' and r.get('bn_recal_images'):
+            seen.setdefault(r['backbone'], set()).add(r['bn_recal_images'])
+    return ', '.join(f"{b}: {'/'.join(str(n) for n in sorted(v))} images" for b, v in seen.items()) or 'none'
+
 
 def render(json_path: str, doc: str, image: str) -> str:
     with open(json_path[:-5] + '_details.json') as f:
@@ -254,9 +283,8 @@ def render(json_path: str, doc: str, image: str) -> str:
         'on; bank: a fixed random 600 of the other four fifths).',
         '- Probes read the images through the same dataset class and the same data preprocessor as training '
         '(channel order and normalisation are decided by the dataset and its config, '
-        '`mmspatial/evaluation/spatial_reasoning/common.py: dataset_channel_order`), resized whole to the view '
-        'size (32 px CIFAR, 96 px flowers; the ViT-tiny/8 arms, trained on 64/32-px crops, see 96 px with '
-        'interpolated position embeddings).',
+        '`mmspatial/evaluation/spatial_reasoning/common.py: dataset_channel_order`), resized whole to the '
+        f'training view size of each backbone ({probe_sizes(recs)}).',
         '- kNN: weighted, cosine, T = 0.07 (`mmspatial/evaluation/knn.py`), k = 20 (the table\'s main column) '
         'and k = 200. Linear: multinomial logistic regression on z-scored features, L-BFGS, L2 penalty chosen '
         'on a 20 % hold-out of the bank (`mmspatial/evaluation/linear_probe.py`). Position R²: SP\'s '
@@ -264,8 +292,8 @@ def render(json_path: str, doc: str, image: str) -> str:
         '(dx, dy) on pairs of patches of held-out images, ridge probe.',
         '- Backbone probed: the online one (student for DINO / SelfPatch).',
         '- `random_init`: the initial weights, eval-mode BN with running mean 0 / var 1 (does nothing). '
-        '`random_init_bn_recal`: the same weights with BN statistics re-estimated on 20 batches of augmented '
-        'training views (ViT has no BN: the two rows agree).',
+        '`random_init_bn_recal`: the same weights with BN statistics re-estimated on augmented training views '
+        f'({recal_images(recs)}; ViT has no BN: the two rows agree).',
         '- Budget: `resource.getrusage` user + system time of the arm process (torch 1 thread, data loading in '
         'the process); the kNN curve evaluations during training are not counted. Schedules are warm-up then '
         'constant, so stopping at the budget equals a run of that many iterations.',

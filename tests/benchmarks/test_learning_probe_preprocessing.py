@@ -23,7 +23,7 @@ from mmengine.runner import Runner
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / 'benchmarks' / 'learning'))
 import arm  # noqa: E402
-from protocol import method_by_key  # noqa: E402
+from protocol import method_by_key, probe_spec  # noqa: E402
 
 from mmspatial.compat import enable_numpy2_hue_fix  # noqa: E402
 from mmspatial.evaluation.features import extract_features  # noqa: E402
@@ -54,7 +54,7 @@ def _tiny_data(dataset, tmp_path, monkeypatch):
         monkeypatch.setattr(arm, 'CIFAR_NPZ', str(npz))
         return 32
     # BGR files (LoadImageFromFile), one folder per class; at the probe size, so no resize differs
-    size = arm.DATASETS[dataset].probe_size
+    size = probe_spec(dataset, method_by_key(METHODS[dataset]).backbone).probe_size
     for i, img in enumerate(_coloured(25, size, 2)):
         folder = tmp_path / 'flowers' / f'class{i % 5}'
         folder.mkdir(parents=True, exist_ok=True)
@@ -80,7 +80,7 @@ def trained(request, tmp_path, monkeypatch):
     finally:
         enable_numpy2_hue_fix(False)
         torch.set_num_threads(threads)
-    return dataset, size, runner, arm.probe_loaders(dataset, quick=True)
+    return dataset, size, runner, arm.probe_loaders(probe_spec(dataset, method.backbone), quick=True)
 
 
 def _by_hand(backbone, imgs_rgb, mean, std):
@@ -118,7 +118,8 @@ def test_protocol_probes_preprocess_as_training(trained):
     assert not torch.allclose(feats.double(), _by_hand(backbone, rgb, [0.] * 3, [1.] * 3), atol=1e-2, rtol=1e-2)
 
     # 2. the localisation probe path: its arrays and frozen backbone embed the bank images as training would
-    frozen, images = arm.localisation_inputs(backbone, pre, loaders, runner, dataset, quick=True)
+    spec = probe_spec(dataset, method_by_key(METHODS[dataset]).backbone)
+    frozen, images = arm.localisation_inputs(backbone, pre, loaders, runner, spec, quick=True)
     bank = runner.build_dataloader(arm.loader(loaders['bank']))
     bank_feats, _ = extract_features(backbone, bank, pre)
     n = len(images[0])
