@@ -9,14 +9,14 @@ does it keep up with mmpretrain's own base, at an equal CPU budget on real data?
     python benchmarks/learning/run.py --datasets cifar10_subset --budget 400 --amp   # bf16, channels-last
 
 Default: 90 CPU-s per arm, 3 seeds, both datasets (33 trained arms + 24 random-init rows from 12 floor
-processes), 2 jobs, kNN curve at half the budget for seed 0. Measured on a quiet 2-core AVX2 machine: the
-150-CPU-s default of before took 80 min (run 20261206T204736Z); after the overhead cuts below, 100 CPU-s with
-two curve points took 60.7 min (20261206T232633Z) and this default 61.1 min (20261207T002743Z, on a CPU state
-~18 % slower per operation: the same probes cost 2,657 instead of 2,242 CPU-s): the 60-minute envelope is
-met only within the machine's variance, not reliably. Nothing learns at this budget (benchmarks/learning/notes.md).
+processes), 2 jobs, kNN curve at half the budget for seed 0: **45.6 min** wall, 5,420 CPU-s on a quiet 2-core
+AVX2 machine (run 20261207T023150Z; ~55 min at the ~20 % slower state that machine was in an hour before).
+Before the overhead cuts below the 150-CPU-s default took 80 min (20261206T204736Z), and 90 CPU-s took 61.1 min
+(20261207T002743Z). Nothing learns at this budget (benchmarks/learning/notes.md).
 Overhead cuts: arms are forked from this process after the heavy imports (``--no-fork`` to spawn), both floors
 of a backbone and seed share one process, a backbone without BN reuses its random-init probe for the
-BN-recalibrated row, and convolutional backbones are probed in channels-last.
+BN-recalibrated row, BN statistics are re-estimated on 1,280 images, convolutional backbones are probed in
+channels-last, and every backbone is probed at its own training view size (``protocol.BACKBONE_PROBES``).
 The budget is process CPU time, but CPU time per iteration is not load-invariant on a shared machine (cache
 and memory contention): under 4-9 runnable processes on 2 cores a CIFAR-stem ResNet-18 SimCLR step at
 batch 64 costs about 5 CPU-s (59 steps in 300 CPU-s, 20261205T131457Z), several times its quiet cost, so
