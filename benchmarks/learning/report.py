@@ -6,6 +6,8 @@ import os.path as osp
 from collections import OrderedDict
 from typing import Dict, List, Optional, Tuple
 
+from protocol import DATASETS, probe_spec
+
 ARM_ORDER = {'random_init': 0, 'random_init_bn_recal': 1, 'trained': 2}
 GAIN_TARGET = 8.0  # points of kNN top-1 above random init (issue 14)
 
@@ -177,7 +179,6 @@ AMP_NOTE = ('; trained with `--amp`: bfloat16 autocast and channels-last weights
 
 #: the probe size every record had before records carried ``probe_size`` (runs before 2026-12-07)
 LEGACY_PROBE_SIZE = {'cifar10_subset': 32, 'flowers128': 96}
-TRAIN_VIEW = {'ViT-tiny/8': 64}  # backbones whose training view size differs from their dataset's
 
 
 def probe_sizes(records: List[dict]) -> str:
@@ -189,9 +190,9 @@ def probe_sizes(records: List[dict]) -> str:
     parts = []
     for (dataset, backbone), got in sizes.items():
         text = f"{dataset} {backbone}: {'/'.join(str(s) for s in sorted(got, key=str))} px"
-        view = TRAIN_VIEW.get(backbone)
+        view = probe_spec(dataset, backbone).probe_size if dataset in DATASETS else None  # its training view
         if view is not None and got != {view}:
-            text += f' (trained on {view}-px global crops: interpolated position embeddings)'
+            text += f' (trained on {view}-px views)'
         parts.append(text)
     return '; '.join(parts)
 
