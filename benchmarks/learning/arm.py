@@ -477,7 +477,11 @@ def main(argv=None):
         choices=['trained', *FLOOR_ARMS],
         help='trained, or one or both floors (one process, one initialisation)')
     p.add_argument('--seed', type=int, default=0)
-    p.add_argument('--budget', type=float, default=150., help='training CPU seconds')
+    p.add_argument(
+        '--budget',
+        type=float,
+        default=protocol.DEFAULT_BUDGET_CPU_S,
+        help='training CPU seconds (run.py passes its own)')
     p.add_argument('--ablation', help='one of protocol.ABLATIONS (on the SimCLR cifar arm)')
     p.add_argument(
         '--curve', action='store_true', help='kNN at half the budget too (a three-point curve with init and end)')

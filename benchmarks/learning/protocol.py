@@ -15,6 +15,8 @@ ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
 SHARED_DATA = os.environ.get('MMSPATIAL_SHARED_DATA', osp.join(ROOT, '..', 'shared', 'data'))
 CIFAR_NPZ = osp.join(SHARED_DATA, 'cifar10_subset', 'cifar10_subset.npz')
 FLOWERS = osp.join(SHARED_DATA, 'flowers128')
+#: training CPU seconds per arm of the default run (sized for issue 14's 60-minute envelope on 2 cores)
+DEFAULT_BUDGET_CPU_S = 90.
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,7 @@ from typing import List, Optional
 
 HERE = osp.dirname(osp.abspath(__file__))
 sys.path.insert(0, HERE)
+import protocol  # noqa: E402
 from protocol import ABLATION_METHOD, ABLATIONS, DATASETS, METHODS, ROOT, floor_configs, method_key  # noqa: E402
 
 RESULT_KEYS = ('method', 'backbone', 'dataset', 'arm', 'budget_cpu_s', 'iterations', 'seeds', 'knn_top1_mean',
@@ -348,9 +349,9 @@ def main(argv=None) -> Optional[str]:
     p.add_argument(
         '--budget',
         type=float,
-        default=90.,
-        help='training CPU seconds per arm (default 90: sized for the 60-minute envelope of issue 14, see the '
-        'module docstring; learning needs several times more)')
+        default=protocol.DEFAULT_BUDGET_CPU_S,
+        help='training CPU seconds per arm (default %(default)g: sized for the 60-minute '
+        'envelope of issue 14, see the module docstring; learning needs several times more)')
     p.add_argument(
         '--dataset-budget',
         nargs='+',
