@@ -392,6 +392,7 @@ def run_arms(method_key: str,
     method = method_by_key(ABLATION_METHOD if ablation else method_key)
     trained = arms == ['trained']
     amp = amp and trained  # random-init rows never train: fp32 like the probes
+    spec = probe_spec(method.dataset, method.backbone)
 
     def new_record(arm: str) -> dict:
         return dict(
@@ -407,7 +408,6 @@ def run_arms(method_key: str,
             amp=amp,
             probe_size=spec.probe_size)
 
-    spec = probe_spec(method.dataset, method.backbone)
     loaders = probe_loaders(spec, quick)
     records = {arm: new_record(arm) for arm in arms}
     with tempfile.TemporaryDirectory(prefix='mmspatial_learning_') as work_dir:

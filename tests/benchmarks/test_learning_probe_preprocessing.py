@@ -41,9 +41,9 @@ def _coloured(n, size, seed):
     return imgs
 
 
-def _tiny_data(dataset, tmp_path, monkeypatch):
+def _tiny_data(spec, tmp_path, monkeypatch):
     """A stand-in of the dataset with its storage format and channel order; returns the probe size."""
-    if dataset == 'cifar10_subset':  # RGB arrays in an .npz
+    if spec.name == 'cifar10_subset':  # RGB arrays in an .npz
         npz = tmp_path / 'cifar.npz'
         np.savez(
             npz,
@@ -54,7 +54,7 @@ def _tiny_data(dataset, tmp_path, monkeypatch):
         monkeypatch.setattr(arm, 'CIFAR_NPZ', str(npz))
         return 32
     # BGR files (LoadImageFromFile), one folder per class; at the probe size, so no resize differs
-    size = probe_spec(dataset, method_by_key(METHODS[dataset]).backbone).probe_size
+    size = spec.probe_size
     for i, img in enumerate(_coloured(25, size, 2)):
         folder = tmp_path / 'flowers' / f'class{i % 5}'
         folder.mkdir(parents=True, exist_ok=True)
@@ -66,8 +66,9 @@ def _tiny_data(dataset, tmp_path, monkeypatch):
 @pytest.fixture(params=list(METHODS), scope='function')
 def trained(request, tmp_path, monkeypatch):
     dataset = request.param
-    size = _tiny_data(dataset, tmp_path, monkeypatch)
     method = method_by_key(METHODS[dataset])
+    spec = probe_spec(dataset, method.backbone)
+    size = _tiny_data(spec, tmp_path, monkeypatch)
     cfg = arm.load_config(method, 0, str(tmp_path / 'work'), quick=True)
     cfg.train_dataloader.batch_size = 4
     cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=2)
@@ -80,7 +81,7 @@ def trained(request, tmp_path, monkeypatch):
     finally:
         enable_numpy2_hue_fix(False)
         torch.set_num_threads(threads)
-    return dataset, size, runner, arm.probe_loaders(probe_spec(dataset, method.backbone), quick=True)
+    return dataset, spec, size, runner, arm.probe_loaders(spec, quick=True)
 
 
 def _by_hand(backbone, imgs_rgb, mean, std):
@@ -93,7 +94,7 @@ def _by_hand(backbone, imgs_rgb, mean, std):
 
 
 def test_protocol_probes_preprocess_as_training(trained):
-    dataset, size, runner, loaders = trained
+    dataset, spec, size, runner, loaders = trained
     model = runner.model
     pre = model.data_preprocessor
     backbone = model.backbone
@@ -118,7 +119,6 @@ def test_protocol_probes_preprocess_as_training(trained):
     assert not torch.allclose(feats.double(), _by_hand(backbone, rgb, [0.] * 3, [1.] * 3), atol=1e-2, rtol=1e-2)
 
     # 2. the localisation probe path: its arrays and frozen backbone embed the bank images as training would
-    spec = probe_spec(dataset, method_by_key(METHODS[dataset]).backbone)
     frozen, images = arm.localisation_inputs(backbone, pre, loaders, runner, spec, quick=True)
     bank = runner.build_dataloader(arm.loader(loaders['bank']))
     bank_feats, _ = extract_features(backbone, bank, pre)
