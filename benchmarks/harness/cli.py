@@ -17,7 +17,7 @@ from .machine import machine_info, matmul_throughput, release_free_memory
 from .measure import log, measure_data, measure_group, pair_results, profile_misses
 from .models import make_groups
 from .report import write_outputs, write_report
-from .settings import ROOT, SCHEMA_VERSION, make_profile, notes
+from .settings import ROOT, SCHEMA_VERSION, make_profile, notes, targets
 from .sweeps import scaling_summary, sweeps
 
 
@@ -170,6 +170,10 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
             # a re-measurement (same file) replaces its tables; another file adds its own (e.g. a new lever)
             res['speed'] = [s for s in res.get('speed', []) if s.get('source') != speed['source']] + [speed]
             changed = True
+        for speed in res.get('speed', []):  # targets.yaml governs the target line of every stored table
+            target = targets()['speed_ratio'][speed['method']]
+            changed = changed or speed.get('target_ratio') != target
+            speed['target_ratio'] = target
         if args.note:  # this run's reading, kept with its numbers (not carried into later runs)
             res['analysis'] = res.get('analysis', []) + list(args.note)
             changed = True

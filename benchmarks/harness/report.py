@@ -53,8 +53,28 @@ def _speed_lines(speeds: List[Dict[str, Any]]) -> List[str]:
                 first = ' + '.join(f'{t:.1f}' for t in first) if first else '—'
                 lines.append(f'| {r["variant"]} | {r["step_s"]:.3f} | {r["ratio"]:.3f} [{r["ratio_min"]:.2f}–'
                              f'{r["ratio_max"]:.2f}] | {r["utilisation_pct"]:.1f} % | {diff:.1e} | {first} |')
+            if sp.get('target_ratio') is not None:
+                lines += ['', _target_line(st['rows'], sp['target_ratio'])]
             lines.append('')
     return lines
+
+
+def _target_line(rows: List[Dict[str, Any]], target: float) -> str:
+    """Issue 18's verdict on one table: the fastest fp32 variant against the target, bf16 named apart."""
+    faster = [r for r in rows if r['variant'] != 'before']
+    fp32 = [r for r in faster if 'bf16' not in r['variant']]
+    line = f'Target: ratio ≤ {target:.2f} in fp32 with the same losses. '
+    if fp32:
+        best = min(fp32, key=lambda r: r['ratio'])
+        line += f'Fastest fp32 variant: {best["variant"]}, {best["ratio"]:.3f}: {_met(best["ratio"] <= target)}.'
+    else:
+        line += 'No fp32 variant measured: **no**.'
+    for r in faster:
+        if 'bf16' in r['variant']:
+            diff = r.get('max_rel_loss_diff_5_steps', r.get('max_rel_loss_diff'))
+            line += (f' {r["variant"]}: {r["ratio"]:.3f} with a loss drift of {diff:.1e} '
+                     f'({"within" if r["ratio"] <= target else "outside"} the ratio, but not fp32).')
+    return line
 
 
 def render_markdown(res: Dict[str, Any], plot_rel: Optional[str]) -> str:
