@@ -22,6 +22,11 @@ def _isa(speed: Dict[str, Any]) -> str:
     return f' ({speed["cpu_capability"]}, {"with" if speed["bf16_kernels"] else "no"} bf16 kernels)'
 
 
+def _loss_diff(row: Dict[str, Any]) -> float:
+    """A speed row's loss difference against `before` (bench_scrl: 5 steps; bench_selfpatch: its check steps)."""
+    return row.get('max_rel_loss_diff_5_steps', row.get('max_rel_loss_diff'))
+
+
 def _speed_lines(speeds: List[Dict[str, Any]]) -> List[str]:
     """Issue 18's before/after tables (``bench_scrl.py`` / ``bench_selfpatch.py --speed``, added with --speed-from)."""
     lines = [
@@ -48,7 +53,7 @@ def _speed_lines(speeds: List[Dict[str, Any]]) -> List[str]:
                 '|---|---|---|---|---|---|'
             ]
             for r in st['rows']:
-                diff = r.get('max_rel_loss_diff_5_steps', r.get('max_rel_loss_diff'))
+                diff = _loss_diff(r)
                 first = r.get('first_5_steps_s', r.get('first_steps_s'))
                 first = ' + '.join(f'{t:.1f}' for t in first) if first else '—'
                 lines.append(f'| {r["variant"]} | {r["step_s"]:.3f} | {r["ratio"]:.3f} [{r["ratio_min"]:.2f}–'
@@ -63,17 +68,16 @@ def _target_line(rows: List[Dict[str, Any]], target: float) -> str:
     """Issue 18's verdict on one table: the fastest fp32 variant against the target, bf16 named apart."""
     faster = [r for r in rows if r['variant'] != 'before']
     fp32 = [r for r in faster if 'bf16' not in r['variant']]
+    bf16 = [r for r in faster if 'bf16' in r['variant']]
     line = f'Target: ratio ≤ {target:.2f} in fp32 with the same losses. '
     if fp32:
         best = min(fp32, key=lambda r: r['ratio'])
         line += f'Fastest fp32 variant: {best["variant"]}, {best["ratio"]:.3f}: {_met(best["ratio"] <= target)}.'
     else:
         line += 'No fp32 variant measured: **no**.'
-    for r in faster:
-        if 'bf16' in r['variant']:
-            diff = r.get('max_rel_loss_diff_5_steps', r.get('max_rel_loss_diff'))
-            line += (f' {r["variant"]}: {r["ratio"]:.3f} with a loss drift of {diff:.1e} '
-                     f'({"within" if r["ratio"] <= target else "outside"} the ratio, but not fp32).')
+    for r in bf16:
+        line += (f' {r["variant"]}: {r["ratio"]:.3f} with a loss drift of {_loss_diff(r):.1e} '
+                 f'({"within" if r["ratio"] <= target else "outside"} the ratio, but not fp32).')
     return line
 
 
